@@ -1,0 +1,46 @@
+"""Errors raised by the pipeline. Each names its cause; each fails only its own test."""
+
+from __future__ import annotations
+
+
+class MlonmcuError(Exception):
+    """Base class of every error the plugin raises on purpose."""
+
+
+class UsageError(MlonmcuError):
+    """Bad option or configuration (unknown backend/target name, bad KEY=VALUE...)."""
+
+
+class ModelError(MlonmcuError):
+    """A model file that cannot be read or is not a TFLite flatbuffer."""
+
+
+class BuildError(MlonmcuError):
+    """A backend could not turn the model into an artifact (e.g. an unsupported operator)."""
+
+
+class UnsupportedOperatorError(BuildError):
+    def __init__(self, op: str, index: int, backend: str) -> None:
+        super().__init__(f"{backend}: operator {op} (operator index {index}) is not supported")
+        self.op = op
+        self.index = index
+
+
+class CompileError(MlonmcuError):
+    """The toolchain failed; the message carries the command line and its output tail."""
+
+
+class RunError(MlonmcuError):
+    """The program failed on the target: timeout, trap, fault, non-zero exit."""
+
+
+class ValidationError(MlonmcuError, AssertionError):
+    """Outputs differ from the golden reference (an assertion failure of the test)."""
+
+
+class MissingToolError(MlonmcuError):
+    """A required external tool (simulator, toolchain) is not installed."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message + (f"\n{hint}" if hint else ""))
+        self.hint = hint

@@ -1,0 +1,88 @@
+"""Fixtures: mlonmcu_case (the parametrized matrix cell), mlonmcu_run and friends."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from .backends.base import Backend
+from .matrix import Case
+from .models.model import Model, ModelResolver
+from .run import Run
+from .targets.base import Target
+
+SETTINGS_KEY = pytest.StashKey["object"]()
+RESULTS_KEY = pytest.StashKey["object"]()
+RUN_KEY = pytest.StashKey[Run]()
+CASE_KEY = pytest.StashKey[Case]()
+
+
+def _settings(config: pytest.Config):
+    return config.stash[SETTINGS_KEY]
+
+
+@pytest.fixture
+def mlonmcu_case(request: pytest.FixtureRequest) -> Case:
+    """The matrix cell of this test (filled by parametrization)."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.fail("mlonmcu_case is filled by pytest-mlonmcu's parametrization; it has no default")
+    return param
+
+
+@pytest.fixture
+def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[Run]:
+    """A Run of this test's case: call ``run.process()`` to execute the stages."""
+    settings = _settings(request.config)
+    config = settings.run_config.copy()
+    if mlonmcu_case.features:
+        config.set("run.features", ",".join(mlonmcu_case.features))
+    request.config.hook.pytest_mlonmcu_configure_run(config=config, case=mlonmcu_case)
+    function = re.sub(r"[^\w.-]", "_", request.node.originalname or request.node.name)
+    out = settings.out_dir / mlonmcu_case.id / function
+    if out.exists():  # artifacts of an earlier session: start clean
+        shutil.rmtree(out)
+    run = Run(
+        case=mlonmcu_case,
+        config=config,
+        resolver=ModelResolver(settings.models_dirs, settings.cache),
+        cache=settings.cache,
+        artifacts_dir=out,
+        hook=request.config.hook,
+        default_until=settings.until,
+    )
+    request.node.stash[RUN_KEY] = run
+    reason = run.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    yield run
+    # junit properties (--junitxml) and the run's record
+    for key, value in run.metrics.items():
+        request.node.user_properties.append((key, value))
+    for stage, rec in run.stages.items():
+        request.node.user_properties.append((f"{stage}_seconds", round(rec.seconds, 4)))
+
+
+@pytest.fixture
+def mlonmcu_model(mlonmcu_run: Run) -> Model:
+    """The resolved model of this test (loads it: a bad file fails here)."""
+    mlonmcu_run.process(until="load")
+    return mlonmcu_run.model
+
+
+@pytest.fixture
+def mlonmcu_backend(mlonmcu_run: Run) -> Backend:
+    return mlonmcu_run.backend
+
+
+@pytest.fixture
+def mlonmcu_target(mlonmcu_run: Run) -> Target:
+    return mlonmcu_run.target
+
+
+def model_resolver(config: pytest.Config) -> ModelResolver:
+    settings = _settings(config)
+    return ModelResolver(settings.models_dirs, settings.cache)

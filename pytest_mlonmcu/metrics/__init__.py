@@ -1,0 +1,1 @@
+"""Metrics read from build products and run logs."""

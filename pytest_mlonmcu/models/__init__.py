@@ -1,0 +1,1 @@
+"""Models: the models directory layout, the built-in zoo, .tflite files."""

@@ -1,0 +1,190 @@
+"""Resolve model names to files and read them: models dirs, the built-in zoo, paths."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..cache import Cache, hash_key
+from ..errors import ModelError
+from .metadata import ModelMetadata, read_metadata
+
+ZOO_PREFIX = "zoo:"
+
+
+@dataclass
+class Model:
+    """A model ready for the pipeline: its .tflite, metadata and sample data."""
+
+    name: str
+    path: Path
+    origin: str  # "models_dir", "zoo" or "file"
+    definition: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def data(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{self.path}: cannot read the model file ({exc.strerror})") from exc
+
+    @cached_property
+    def metadata(self) -> ModelMetadata:
+        return read_metadata(self.data, origin=str(self.path))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def sample_inputs(self, count: int, seed: int) -> list[list[np.ndarray]]:
+        """``count`` samples, each a list of arrays (one per model input, model dtype).
+
+        The model directory's ``input/N.bin`` files come first (quantized as its
+        definition.yml says), then seeded random values fill up to ``count``.
+        """
+        samples = self._dataset_samples(count)
+        rng = np.random.default_rng(seed)
+        while len(samples) < count:
+            sample = []
+            for info in self.metadata.inputs:
+                dt = np.dtype(info.dtype)
+                if dt.kind in "iu":
+                    lim = np.iinfo(dt)
+                    arr = rng.integers(lim.min, lim.max, size=info.shape, endpoint=True)
+                else:
+                    arr = rng.standard_normal(size=info.shape)
+                sample.append(arr.astype(dt))
+            samples.append(sample)
+        return samples
+
+    def _dataset_samples(self, count: int) -> list[list[np.ndarray]]:
+        nodes = (self.definition.get("network_parameters") or {}).get("input_nodes") or []
+        infos = self.metadata.inputs
+        if len(infos) != 1 or not nodes:
+            return []  # multi-input sample files have no agreed layout: use random data
+        input_dir = self.directory / "input"
+        files = sorted(input_dir.glob("*.bin"), key=lambda p: (len(p.stem), p.stem))
+        info, node = infos[0], nodes[0]
+        samples = []
+        for f in files[:count]:
+            raw = f.read_bytes()
+            if len(raw) % info.size:
+                raise ModelError(
+                    f"{f}: {len(raw)} bytes do not hold {info.size} elements of input {info.name}"
+                )
+            item = len(raw) // info.size
+            values = np.frombuffer(raw, dtype={4: np.float32, 1: np.uint8, 2: np.int16}[item])
+            samples.append([quantize_input(values, node.get("quantize"), info).reshape(info.shape)])
+        return samples
+
+
+def quantize_input(values: np.ndarray, quant: dict | None, info) -> np.ndarray:
+    """Map a dataset sample to the model's input dtype as definition.yml describes."""
+    dt = np.dtype(info.dtype)
+    if dt.kind == "f":
+        return values.astype(dt)
+    if quant:
+        scale = float(quant.get("scale", 1.0))
+        zero = int(quant.get("zero_shift", 0))
+    elif info.scale:
+        scale, zero = info.scale, info.zero_point or 0
+    else:
+        scale, zero = 1.0, 0
+    lim = np.iinfo(dt)
+    q = np.round(values.astype(np.float64) / scale) + zero
+    return np.clip(q, lim.min, lim.max).astype(dt)
+
+
+class ModelResolver:
+    """Turns the names users write (``aww``, ``zoo:aww``, ``path/to/x.tflite``) into Models."""
+
+    def __init__(self, models_dirs: list[Path], cache: Cache) -> None:
+        self.models_dirs = [Path(d) for d in models_dirs]
+        self.cache = cache
+
+    def known_names(self) -> list[str]:
+        from .zoo import ZOO_MODELS
+
+        names = set(ZOO_MODELS)
+        for d in self.models_dirs:
+            if d.is_dir():
+                names.update(p.name for p in d.iterdir() if (p / f"{p.name}.tflite").is_file())
+        return sorted(names)
+
+    def resolve(self, name: str) -> Model:
+        if name.endswith(".tflite") or "/" in name and not name.startswith(ZOO_PREFIX):
+            path = Path(name).expanduser()
+            if not path.is_file():
+                raise ModelError(f"{path}: model file not found")
+            return Model(path.stem, path.resolve(), "file", _read_definition(path.parent, path))
+        if name.startswith(ZOO_PREFIX):
+            return self._zoo(name[len(ZOO_PREFIX) :])
+        for d in self.models_dirs:
+            path = d / name / f"{name}.tflite"
+            if path.is_file():
+                return Model(name, path.resolve(), "models_dir", _read_definition(path.parent, path))
+        from .zoo import ZOO_MODELS
+
+        if name in ZOO_MODELS:
+            return self._zoo(name)
+        raise ModelError(
+            f"unknown model {name!r}: not in the models dirs "
+            f"({', '.join(map(str, self.models_dirs)) or 'none configured'}) nor in the built-in zoo; "
+            f"known models: {', '.join(self.known_names())}"
+        )
+
+    def _zoo(self, name: str) -> Model:
+        from .zoo import ZOO_MODELS, ZOO_VERSION
+
+        if name not in ZOO_MODELS:
+            raise ModelError(f"unknown zoo model {name!r}; the zoo has {', '.join(ZOO_MODELS)}")
+        key = hash_key("zoo", ZOO_VERSION, name, _tf_version())
+
+        def produce(tmp: Path) -> None:
+            # A subprocess keeps TensorFlow's import time and memory out of the test process.
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest_mlonmcu.models.zoo", name, str(tmp / name)],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0:
+                raise ModelError(
+                    f"zoo model {name}: building it failed:\n{proc.stderr[-3000:]}"
+                )
+
+        entry = self.cache.get_or_create("zoo", key, produce)
+        path = entry / name / f"{name}.tflite"
+        return Model(name, path, "zoo", _read_definition(path.parent, path))
+
+
+def _tf_version() -> str:
+    for dist in ("tensorflow-cpu", "tensorflow"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "none"
+
+
+def _read_definition(directory: Path, model_path: Path) -> dict[str, Any]:
+    """definition.yml of the mlonmcu-models layout: it belongs to ``<name>/<name>.tflite``."""
+    path = directory / "definition.yml"
+    if not path.is_file() or directory.name != model_path.stem:
+        return {}
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ModelError(f"{path}: invalid YAML ({exc})") from exc

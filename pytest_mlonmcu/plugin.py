@@ -1,0 +1,154 @@
+"""pytest-mlonmcu's pytest hooks and options (the rest lives in its own modules)."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import hookspec, options
+from .backends import BACKENDS, register_builtin_backends
+from .errors import MlonmcuError
+from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
+    CASE_KEY,
+    RESULTS_KEY,
+    RUN_KEY,
+    SETTINGS_KEY,
+    mlonmcu_backend,
+    mlonmcu_case,
+    mlonmcu_model,
+    mlonmcu_run,
+    mlonmcu_target,
+)
+from .matrix import expand
+from .report import summary_table
+from .session import SessionResults, make_record
+from .settings import Settings
+from .targets import TARGETS, register_builtin_targets
+
+MARKERS = [
+    "mlonmcu(models=None, backends=None, targets=None, features=None): narrow the benchmark "
+    "matrix of this test",
+    "hardware(board): needs the named board (skipped unless configured with --mlonmcu-board)",
+    "slow: a long test (deselect with -m 'not slow')",
+]
+OUTCOME_KEY = pytest.StashKey[list]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    register_builtin_backends()
+    register_builtin_targets()
+    config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS)
+    try:
+        settings = Settings.from_pytest(config)
+        settings.check_features(known=[])
+    except MlonmcuError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[RESULTS_KEY] = SessionResults()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("mlonmcu_list"):
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line("backends: " + ", ".join(BACKENDS.names()))
+            tr.write_line("targets:  " + ", ".join(TARGETS.names()))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mlonmcu_case" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash[SETTINGS_KEY]
+    try:
+        cases = expand(settings, metafunc.definition.get_closest_marker("mlonmcu"))
+    except MlonmcuError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    metafunc.parametrize("mlonmcu_case", cases, ids=[c.id for c in cases], indirect=True)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("hardware")
+    if marker is not None:
+        board = marker.args[0] if marker.args else marker.kwargs.get("board")
+        boards = item.config.stash[SETTINGS_KEY].boards
+        if board not in boards:
+            pytest.skip(
+                f"board {board!r} is not configured (use --mlonmcu-board {board}=PORT or "
+                f"'boards' in mlonmcu.yml); configured: {', '.join(boards) or 'none'}"
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("mlonmcu_case") if callspec else None
+    if case is None:
+        return report
+    phases = item.stash.setdefault(OUTCOME_KEY, [])
+    phases.append(report)
+    if report.when == "teardown":
+        outcome, reason = "passed", ""
+        for rep in phases:
+            if rep.failed:
+                outcome = "failed"
+                reason = _short_reason(rep)
+                break
+            if rep.skipped:
+                outcome = "skipped"
+                reason = _short_reason(rep)
+        run = item.stash.get(RUN_KEY, None)
+        item.config.stash[RESULTS_KEY].add(make_record(run, case, outcome, reason, item.nodeid))
+    return report
+
+
+def _short_reason(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message[:2000]
+    return str(report.longrepr)[-2000:]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    results = node.config.stash[RESULTS_KEY]
+    results.merge_worker_output(getattr(node, "workeroutput", {}) or {})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if RESULTS_KEY not in config.stash:
+        return
+    results = config.stash[RESULTS_KEY]
+    if hasattr(config, "workerinput"):
+        results.export_for_controller(config)
+        return
+    path = config.stash[SETTINGS_KEY].json_path
+    if path is not None:
+        results.write_json(path)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if RESULTS_KEY not in config.stash or hasattr(config, "workerinput"):
+        return
+    records = config.stash[RESULTS_KEY].sorted_records()
+    verbosity = config.get_verbosity()
+    if not records or verbosity < -1:
+        return
+    terminalreporter.write_sep("=", "mlonmcu results")
+    for line in summary_table(records, verbosity):
+        terminalreporter.write_line(line)
+    path = config.stash[SETTINGS_KEY].json_path
+    if path is not None:
+        terminalreporter.write_line(f"results JSON: {path}")

@@ -1,0 +1,68 @@
+"""Reference outputs from the TFLM interpreter (the oracle for int8 models).
+
+Computed by the tflite-micro wheel in a subprocess and cached per (model, inputs,
+wheel version): every backend and target of a model is compared with the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .backends import tflmi_runner
+from .backends.tflmi import TflmiBackend, wheel_version
+from .cache import Cache, atomic_write_text, hash_key
+from .errors import BuildError
+from .models.model import Model
+from .protocol import parse_harness_output
+from .samples import SampleSet
+
+
+def reference_outputs(
+    model: Model, samples: SampleSet, cache: Cache, arena: int
+) -> list[list[np.ndarray]]:
+    digest = hashlib.sha256()
+    for sample in samples.inputs:
+        for arr in sample:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    key = hash_key("reference", model.sha256, digest.hexdigest(), wheel_version())
+
+    def produce(tmp: Path) -> None:
+        samples.save(tmp / "inputs.npz")
+        cmd = [
+            sys.executable,
+            "-m",
+            tflmi_runner.__name__,
+            "run",
+            str(model.path),
+            str(arena),
+            str(tmp / "inputs.npz"),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(
+                f"reference: the TFLM interpreter failed on {model.path.name}:\n"
+                f"{proc.stderr.strip()[-2000:]}"
+            )
+        atomic_write_text(tmp / "outputs.txt", proc.stdout)
+
+    entry = cache.get_or_create("reference", key, produce)
+    report = parse_harness_output((entry / "outputs.txt").read_text())
+    infos = model.metadata.outputs
+    return [
+        [
+            np.frombuffer(raw, dtype=infos[i].dtype).reshape(infos[i].shape)
+            for i, raw in enumerate(per_sample)
+        ]
+        for per_sample in report.output_list()
+    ]
+
+
+def reference_arena(model: Model, cache: Cache) -> int:
+    from .config import RunConfig
+
+    return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)

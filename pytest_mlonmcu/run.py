@@ -1,0 +1,199 @@
+"""One run of the matrix: a model on a backend and a target, through the stages.
+
+    run = mlonmcu_run            # fixture
+    run.process()                # all stages; or run.process(until=Stage.COMPILE)
+    run.metrics["invoke_instructions"], run.outputs, run.artifacts_dir
+
+Every artifact stays under ``<out>/<test id>/`` (model, generated code, build dir,
+program, run log, metrics.json) so a run can be reproduced by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .artifacts import Artifact, Program, RunOutput
+from .backends import BACKENDS
+from .backends.base import Backend
+from .cache import Cache, atomic_write_text
+from .config import RunConfig
+from .errors import UsageError
+from .matrix import Case
+from .models.model import Model, ModelResolver
+from .samples import SampleSet
+from .stages import Stage
+from .targets import TARGETS
+from .targets.base import Target
+from .validation import ValidationMode, ValidationResult, validate
+
+if TYPE_CHECKING:
+    import pluggy
+
+DEFAULT_SAMPLES = 2
+
+
+@dataclass
+class StageRecord:
+    seconds: float
+    status: str = "ok"  # "ok" or "failed"
+
+
+@dataclass
+class Run:
+    case: Case
+    config: RunConfig
+    resolver: ModelResolver
+    cache: Cache
+    artifacts_dir: Path
+    hook: pluggy.HookRelay | None = None
+    default_until: Stage = Stage.POSTPROCESS
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, StageRecord] = field(default_factory=dict)
+    model: Model | None = None
+    samples: SampleSet | None = None
+    artifact: Artifact | None = None
+    program: Program | None = None
+    output: RunOutput | None = None
+    reference: list[list[np.ndarray]] | None = None
+    validation: ValidationResult | None = None
+    done: Stage | None = None
+
+    def __post_init__(self) -> None:
+        self.backend: Backend = BACKENDS.get(self.case.backend)(
+            self.config.scoped(self.case.backend), self.cache
+        )
+        self.target: Target = TARGETS.get(self.case.target)(
+            self.config.scoped(self.case.target), self.cache
+        )
+
+    # -- public API ---------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    @property
+    def outputs(self) -> list[list[np.ndarray]]:
+        """Outputs per sample and output index, typed like the model's outputs."""
+        if self.output is None or self.model is None:
+            return []
+        infos = self.model.metadata.outputs
+        return [
+            [
+                np.frombuffer(raw, dtype=infos[i].dtype).reshape(infos[i].shape)
+                for i, raw in enumerate(sample)
+            ]
+            for sample in self.output.outputs
+        ]
+
+    def skip_reason(self) -> str | None:
+        if not self.backend.supports(type(self.target)):
+            families = ", ".join(sorted(self.backend.families or []))
+            return (
+                f"backend {self.backend.name} does not support target {self.target.name} "
+                f"(family {self.target.family}; supported: {families})"
+            )
+        return self.backend.unavailable_reason() or self.target.unavailable_reason()
+
+    def process(self, until: Stage | str | None = None, *, validate_outputs: bool = True) -> Run:
+        """Run the stages up to and including ``until`` (default: the session's --mlonmcu-until).
+
+        Raises the stage's error (ModelError, BuildError, CompileError, RunError) or a
+        ValidationError when the outputs differ from the reference; metrics measured
+        until then stay readable and are written to metrics.json either way.
+        """
+        last = Stage.parse(until) if until is not None else self.default_until
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for stage in Stage:
+                if stage > last:
+                    break
+                if self.done is not None and stage <= self.done:
+                    continue
+                start = time.perf_counter()
+                try:
+                    getattr(self, f"_stage_{stage.label}")()
+                except BaseException:
+                    self.stages[stage.label] = StageRecord(time.perf_counter() - start, "failed")
+                    raise
+                self.stages[stage.label] = StageRecord(time.perf_counter() - start)
+                self.done = stage
+        finally:
+            self.write_metrics()
+        if validate_outputs and self.validation is not None:
+            self.validation.raise_if_failed()
+        return self
+
+    def write_metrics(self) -> None:
+        data = {
+            "id": self.id,
+            "model": self.case.model,
+            "backend": self.case.backend,
+            "target": self.case.target,
+            "features": list(self.case.features),
+            "stages": {k: {"seconds": round(v.seconds, 4), "status": v.status} for k, v in self.stages.items()},
+            "metrics": self.metrics,
+            "config": self.config.as_dict(),
+        }
+        atomic_write_text(self.artifacts_dir / "metrics.json", json.dumps(data, indent=2, default=str))
+
+    # -- stages -------------------------------------------------------------------
+    def _stage_load(self) -> None:
+        self.model = self.resolver.resolve(self.case.model)
+        meta = self.model.metadata  # parses: a bad file fails here, naming itself
+        shutil.copy2(self.model.path, self.artifacts_dir / "model.tflite")
+        cfg = self.config.scoped("run")
+        count = cfg.get_int("samples", DEFAULT_SAMPLES)
+        if count < 1:
+            raise UsageError("run.samples must be at least 1")
+        inputs = self.model.sample_inputs(count, seed=cfg.get_int("seed", 0))
+        self.samples = SampleSet(inputs, invoke_runs=cfg.get_int("invoke_runs", 1))
+        self.samples.save(self.artifacts_dir / "inputs.npz")
+        self.metrics.update(
+            {"macs": meta.macs, "param_bytes": meta.param_bytes, "model_ops": len(meta.ops)}
+        )
+
+    def _stage_tune(self) -> None:
+        tune = getattr(self.backend, "tune", None)
+        if tune is not None:
+            tune(self.model, self.target, self._stage_dir("tune"))
+
+    def _stage_dir(self, name: str) -> Path:
+        path = self.artifacts_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _stage_build(self) -> None:
+        self.artifact = self.backend.build(self.model, self.target, self._stage_dir("build"))
+        self.metrics.update(self.artifact.metrics)
+
+    def _stage_compile(self) -> None:
+        self.program = self.target.compile(self.artifact, self.samples, self._stage_dir("compile"))
+        self.metrics.update(self.program.metrics)
+
+    def _stage_run(self) -> None:
+        self.output = self.target.run(self.program, self._stage_dir("run"))
+        self.metrics.update(self.output.metrics)
+
+    def _stage_postprocess(self) -> None:
+        from .reference import reference_arena, reference_outputs
+
+        mode_text = self.config.scoped("validation").get("mode") or self.backend.validation
+        mode = ValidationMode.parse(mode_text)
+        if not self.config.scoped("validation").get_bool("enabled", True):
+            return
+        arena = reference_arena(self.model, self.cache)
+        self.reference = reference_outputs(self.model, self.samples, self.cache, arena)
+        self.validation = validate(self.reference, self.output.outputs, mode)
+        self.metrics.update(self.validation.metrics())
+        if self.hook is not None:
+            for extra in self.hook.pytest_mlonmcu_add_metrics(run=self):
+                if extra:
+                    self.metrics.update(extra)

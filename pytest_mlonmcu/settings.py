@@ -1,0 +1,103 @@
+"""Session-wide settings resolved once from options, ini keys and mlonmcu.yml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import options
+from .backends import BACKENDS
+from .cache import Cache
+from .config import RunConfig, flatten, parse_assignments
+from .errors import UsageError
+from .stages import Stage
+from .targets import TARGETS
+
+# The benchmark suite: MLPerf Tiny.
+DEFAULT_MODELS = ["aww", "vww", "resnet", "toycar"]
+# The first registered of these is the default target.
+DEFAULT_TARGET_PREFERENCE = ["etiss", "riscv_qemu", "host_x86"]
+MODELS_DIR_ENV = "MLONMCU_MODELS_DIR"
+
+
+@dataclass
+class Settings:
+    models: list[str]
+    models_explicit: bool
+    backends: list[str]
+    backends_explicit: bool
+    targets: list[str]
+    targets_explicit: bool
+    features: list[str]
+    run_config: RunConfig
+    until: Stage
+    out_dir: Path
+    json_path: Path | None
+    models_dirs: list[Path]
+    boards: dict[str, str | None]
+    cache: Cache
+    yml: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_pytest(cls, config: pytest.Config) -> Settings:
+        yml = options.load_yml(config)
+
+        def get(name: str):
+            return options.resolve(config, yml, name)
+
+        models, m_src = get("model")
+        backends, b_src = get("backend")
+        targets, t_src = get("target")
+        features, _ = get("feature")
+        for name in backends:
+            BACKENDS.get(name)  # usage error listing the known ones
+        for name in targets:
+            TARGETS.get(name)
+        if not targets:
+            targets = [next(t for t in DEFAULT_TARGET_PREFERENCE if t in TARGETS)]
+        raw_config, c_src = get("config")
+        values: dict[str, str] = {}
+        if isinstance(raw_config, dict):
+            values = flatten(raw_config)
+        elif raw_config:
+            values = parse_assignments(raw_config, f"mlonmcu config ({c_src})")
+        until_text, _ = get("until")
+        out, _ = get("out")
+        json_path, _ = get("json")
+        dirs, _ = get("models-dir")
+        if not dirs and os.environ.get(MODELS_DIR_ENV):
+            dirs = [d for d in os.environ[MODELS_DIR_ENV].split(os.pathsep) if d]
+        boards_raw, _ = get("board")
+        boards: dict[str, str | None] = {}
+        for item in boards_raw:
+            name, _, port = item.partition("=")
+            boards[name.strip()] = port.strip() or None
+        root = Path(config.rootpath)
+        return cls(
+            models=models or list(DEFAULT_MODELS),
+            models_explicit=bool(models),
+            backends=backends,
+            backends_explicit=bool(backends),
+            targets=targets,
+            targets_explicit=t_src != "default",
+            features=features,
+            run_config=RunConfig(values),
+            until=Stage.parse(until_text),
+            out_dir=(root / (out or ".mlonmcu/out")).resolve(),
+            json_path=(Path(json_path).resolve() if json_path else None),
+            models_dirs=[(root / d).resolve() for d in dirs],
+            boards=boards,
+            cache=Cache(),
+            yml=yml,
+        )
+
+    def check_features(self, known: list[str]) -> None:
+        unknown = [f for f in self.features if f not in known]
+        if unknown:
+            raise UsageError(
+                f"unknown feature {unknown[0]!r}; known features: {', '.join(known) or 'none'}"
+            )

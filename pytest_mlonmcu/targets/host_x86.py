@@ -1,0 +1,87 @@
+"""host_x86: native gcc on the x86-64 host; exact instructions via callgrind."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..artifacts import Artifact, Program, RunOutput
+from ..protocol import HarnessReport
+from .callgrind import callgrind_command, callgrind_counts
+from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout
+from .toolchain import Toolchain
+
+if TYPE_CHECKING:
+    from ..samples import SampleSet
+
+
+class HostX86(CompiledTarget):
+    name = "host_x86"
+    description = "native x86-64 host (gcc); exact instructions via callgrind, plus wall time"
+    family = "x86"
+    config_keys = {"optimize": "2", "timeout": "120", "callgrind": "true"}
+    required_tools = {"gcc": "gcc", "valgrind": "valgrind"}
+    program_name = "program"
+
+    def toolchain(self) -> Toolchain:
+        return Toolchain(
+            prefix="",
+            cflags=[*self.opt_flags(), "-ffp-contract=off", "-ffunction-sections", "-fdata-sections"],
+            ldflags=["-Wl,--gc-sections"],
+            libs=["-lm"],
+        )
+
+    def support_sources(self) -> list[Path]:
+        return [HARNESS_DIR / "host" / "target_host.c"]
+
+    def use_callgrind(self) -> bool:
+        return self.config.get_bool("callgrind", True)
+
+    # -- compiled programs ----------------------------------------------------------
+    def compile(self, artifact: Artifact, samples: SampleSet, work_dir: Path) -> Program:
+        if artifact.kind == "host_runner":
+            work_dir.mkdir(parents=True, exist_ok=True)
+            samples.save(work_dir / "inputs.npz")
+            return Program(self.name, work_dir / "inputs.npz", work_dir, artifact=artifact)
+        return super().compile(artifact, samples, work_dir)
+
+    def run_command(self, program: Program, work_dir: Path) -> list[str]:
+        prefix = []
+        if self.use_callgrind():
+            prefix = callgrind_command(["mlif_measured_call"], work_dir)
+        return [*prefix, str(program.path)]
+
+    def collect_counts(
+        self, report: HarnessReport, program: Program, work_dir: Path, counts_prefix: list[int]
+    ) -> None:
+        if self.use_callgrind():
+            report.fill_counts(counts_prefix + callgrind_counts(work_dir))
+
+    # -- host runners (the tflite-micro wheel) ---------------------------------------
+    def run(self, program: Program, work_dir: Path) -> RunOutput:
+        if program.artifact is None or program.artifact.kind != "host_runner":
+            return super().run(program, work_dir)
+        runner = program.artifact.runner
+        base = [sys.executable, "-m", runner["module"]]
+        model, arena = runner["model"], str(runner["arena"])
+        runs = str(runner.get("invoke_runs", 1))
+        run_cmd = [*base, "run", model, arena, str(program.path), runs]
+        if not self.use_callgrind():
+            return self.run_and_parse(run_cmd, program, work_dir)
+        # callgrind honours one --toggle-collect function per run: setup and invoke are
+        # counted in two runs of the same process image.
+        setup_dir = work_dir / "callgrind_setup"
+        setup_dir.mkdir(exist_ok=True)
+        setup_cmd = [
+            *callgrind_command([runner["setup_function"]], setup_dir),
+            *base,
+            "setup",
+            model,
+            arena,
+        ]
+        run_with_timeout(setup_cmd, setup_dir, self.timeout(), setup_dir / "run.log")
+        setup_counts = callgrind_counts(setup_dir)
+        cmd = [*callgrind_command([runner["invoke_function"]], work_dir), *run_cmd]
+        result = self.run_and_parse(cmd, program, work_dir, counts_prefix=setup_counts[:1])
+        return result

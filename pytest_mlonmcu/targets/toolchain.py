@@ -1,0 +1,121 @@
+"""Compiling and linking C/C++ with a GCC toolchain; every command is recorded.
+
+The recorded commands are written to the run's ``compile_commands.sh`` so that a
+user can rebuild the program by hand. Objects of the shared harness are cached per
+target configuration (content hash of sources and flags).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cache import Cache, hash_key
+from ..errors import CompileError
+
+
+@dataclass
+class Toolchain:
+    prefix: str  # "riscv64-unknown-elf-", "arm-none-eabi-", "" for the host
+    cflags: list[str] = field(default_factory=list)  # common C and C++ flags (arch, -O2, ...)
+    cstd: list[str] = field(default_factory=lambda: ["-std=gnu11"])
+    cxxflags: list[str] = field(default_factory=list)  # C++ only
+    ldflags: list[str] = field(default_factory=list)
+    libs: list[str] = field(default_factory=list)
+    cxx_driver: str = "g++"  # riscv links C++ with gcc (no libstdc++ there)
+
+    @property
+    def cc(self) -> str:
+        return f"{self.prefix}gcc"
+
+    @property
+    def cxx(self) -> str:
+        return f"{self.prefix}g++"
+
+    def identity(self) -> list:
+        return [self.prefix, self.cflags, self.cstd, self.cxxflags, self.ldflags, self.libs]
+
+
+class CommandLog:
+    """Runs toolchain commands, keeps them for compile_commands.sh."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+
+    def run(self, cmd: list[str], cwd: Path | None = None, what: str = "") -> str:
+        self.commands.append(cmd)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            out = (proc.stdout + proc.stderr).strip()
+            raise CompileError(
+                f"{what or cmd[0]} failed (exit {proc.returncode}):\n"
+                f"$ {shlex.join(cmd)}\n{out[-4000:]}"
+            )
+        return proc.stdout
+
+    def write_script(self, path: Path) -> None:
+        lines = ["#!/bin/sh", "# Commands that built this program (rerun to rebuild by hand).", "set -e"]
+        lines += [shlex.join(c) for c in self.commands]
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o755)
+
+
+def object_command(
+    tc: Toolchain,
+    source: Path,
+    obj: Path,
+    include_dirs: list[Path],
+    defines: dict[str, str],
+    extra: list[str],
+) -> list[str]:
+    is_cxx = source.suffix in (".cc", ".cpp", ".cxx")
+    cmd = [tc.cxx if is_cxx else tc.cc, *tc.cflags]
+    cmd += tc.cxxflags if is_cxx else tc.cstd
+    cmd += extra
+    cmd += [f"-D{k}={v}" if v != "" else f"-D{k}" for k, v in sorted(defines.items())]
+    cmd += [f"-I{d}" for d in include_dirs]
+    return cmd + ["-c", str(source), "-o", str(obj)]
+
+
+def compile_object(
+    tc: Toolchain,
+    source: Path,
+    obj: Path,
+    include_dirs: list[Path],
+    defines: dict[str, str],
+    extra: list[str],
+    log: CommandLog,
+) -> Path:
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    log.run(object_command(tc, source, obj, include_dirs, defines, extra), what=f"compiling {source.name}")
+    return obj
+
+
+def cached_objects(
+    cache: Cache,
+    tc: Toolchain,
+    sources: list[Path],
+    include_dirs: list[Path],
+    defines: dict[str, str],
+    log: CommandLog,
+    kind: str = "harness-objects",
+) -> list[Path]:
+    """Compile ``sources`` once per (contents, flags); later runs reuse the objects.
+
+    The headers in ``include_dirs`` are part of the key, so editing one rebuilds.
+    """
+    headers = sorted(p for d in include_dirs if d.is_dir() for p in d.glob("*.h"))
+    key = hash_key(tc.identity(), sorted(defines.items()), *sources, *headers)
+
+    def produce(tmp: Path) -> None:
+        for src in sources:
+            compile_object(tc, src, tmp / (src.stem + ".o"), include_dirs, defines, [], CommandLog())
+
+    entry = cache.get_or_create(kind, key, produce)
+    objs = [entry / (src.stem + ".o") for src in sources]
+    # Recorded even on a cache hit, so compile_commands.sh rebuilds everything.
+    for src, obj in zip(sources, objs):
+        log.commands.append(object_command(tc, src, obj, include_dirs, defines, []))
+    return objs

@@ -1,6 +1,6 @@
 """The benchmark suite: every model x backend x target selected on the command line.
 
-    pytest benchmarks/ -n auto --mlonmcu-target=riscv_qemu --mlonmcu-json=results.json
+pytest benchmarks/ -n auto --mlonmcu-target=riscv_qemu --mlonmcu-json=results.json
 """
 
 

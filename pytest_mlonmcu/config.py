@@ -98,9 +98,7 @@ class ComponentConfig:
         try:
             return int(parse_size(value))
         except ValueError:
-            raise UsageError(
-                f"{self.component}.{key}={value!r} is not an integer"
-            ) from None
+            raise UsageError(f"{self.component}.{key}={value!r} is not an integer") from None
 
     def get_float(self, key: str, default: float | None = None) -> float | None:
         value = self.get(key)

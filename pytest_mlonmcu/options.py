@@ -37,15 +37,41 @@ class Option:
 
 
 OPTIONS = [
-    Option("model", "models: names (models dir or built-in zoo), zoo:NAME or .tflite paths; comma list, repeatable", yml_key="models"),
-    Option("backend", "backends (default: every backend that supports the targets)", yml_key="backends"),
+    Option(
+        "model",
+        "models: names (models dir or built-in zoo), zoo:NAME or .tflite paths; comma list, repeatable",
+        yml_key="models",
+    ),
+    Option(
+        "backend", "backends (default: every backend that supports the targets)", yml_key="backends"
+    ),
     Option("target", "targets (default: the project's default target)", yml_key="targets"),
     Option("feature", "features applied to every run (e.g. cmsisnn)", yml_key="features"),
-    Option("config", "COMPONENT.KEY=VALUE settings, e.g. tflmi.arena_size=32768; repeatable", kind="lines", yml_key="config"),
-    Option("until", "stop every run after this stage (load, tune, build, compile, run, postprocess)", kind="str", yml_key="until"),
-    Option("out", "directory for the session's run artifacts (default: .mlonmcu/out)", kind="path", yml_key="out"),
+    Option(
+        "config",
+        "COMPONENT.KEY=VALUE settings, e.g. tflmi.arena_size=32768; repeatable",
+        kind="lines",
+        yml_key="config",
+    ),
+    Option(
+        "until",
+        "stop every run after this stage (load, tune, build, compile, run, postprocess)",
+        kind="str",
+        yml_key="until",
+    ),
+    Option(
+        "out",
+        "directory for the session's run artifacts (default: .mlonmcu/out)",
+        kind="path",
+        yml_key="out",
+    ),
     Option("json", "write the session's results as JSON to this path", kind="path", yml_key="json"),
-    Option("models-dir", "directories in the mlonmcu-models layout (<name>/<name>.tflite)", kind="list", yml_key="models_dir"),
+    Option(
+        "models-dir",
+        "directories in the mlonmcu-models layout (<name>/<name>.tflite)",
+        kind="list",
+        yml_key="models_dir",
+    ),
     Option("board", "boards for @pytest.mark.hardware: NAME[=PORT]", yml_key="boards"),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}

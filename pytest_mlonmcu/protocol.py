@@ -1,12 +1,12 @@
 """Parse the lines the target harness (harness/common/main.c) prints.
 
-    MLIF setup <rc> <instructions|->
-    MLIF invoke <sample> <run> <rc> <instructions|->
-    MLIF output <sample> <index> <hex bytes>
-    MLIF stack <peak bytes>
-    MLIF done <rc>
-    MLIF error <text>
-    MLIF metric <name> <integer>      (extra metrics, e.g. from a host runner)
+MLIF setup <rc> <instructions|->
+MLIF invoke <sample> <run> <rc> <instructions|->
+MLIF output <sample> <index> <hex bytes>
+MLIF stack <peak bytes>
+MLIF done <rc>
+MLIF error <text>
+MLIF metric <name> <integer>      (extra metrics, e.g. from a host runner)
 """
 
 from __future__ import annotations

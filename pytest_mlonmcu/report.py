@@ -39,7 +39,15 @@ def _validation(record: dict[str, Any]) -> str:
 def summary_table(records: list[dict[str, Any]], verbosity: int = 0) -> list[str]:
     """Lines of a plain-text table; fewer columns with -q, stage times with -v."""
     columns = [c for c in COLUMNS if verbosity >= 0 or c[0] in QUIET_COLUMNS]
-    headers = ["Model", "Backend", "Target", "Features", *(h for _, h in columns), "Validation", "Outcome"]
+    headers = [
+        "Model",
+        "Backend",
+        "Target",
+        "Features",
+        *(h for _, h in columns),
+        "Validation",
+        "Outcome",
+    ]
     if verbosity > 0:
         headers.append("Stage Times [s]")
     rows = []
@@ -51,7 +59,10 @@ def summary_table(records: list[dict[str, Any]], verbosity: int = 0) -> list[str
         if verbosity > 0:
             row.append(" ".join(f"{k}={v['seconds']:.2f}" for k, v in r["stages"].items()))
         rows.append(row)
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+        for i, h in enumerate(headers)
+    ]
     numeric = {i for i, h in enumerate(headers) if h in {h2 for _, h2 in columns}}
 
     def line(cells: list[str]) -> str:

@@ -138,11 +138,16 @@ class Run:
             "backend": self.case.backend,
             "target": self.case.target,
             "features": list(self.case.features),
-            "stages": {k: {"seconds": round(v.seconds, 4), "status": v.status} for k, v in self.stages.items()},
+            "stages": {
+                k: {"seconds": round(v.seconds, 4), "status": v.status}
+                for k, v in self.stages.items()
+            },
             "metrics": self.metrics,
             "config": self.config.as_dict(),
         }
-        atomic_write_text(self.artifacts_dir / "metrics.json", json.dumps(data, indent=2, default=str))
+        atomic_write_text(
+            self.artifacts_dir / "metrics.json", json.dumps(data, indent=2, default=str)
+        )
 
     # -- stages -------------------------------------------------------------------
     def _stage_load(self) -> None:

@@ -22,7 +22,9 @@ class SampleSet:
         return len(self.inputs)
 
     def save(self, path: Path) -> None:
-        arrays = {f"s{s}_i{i}": a for s, sample in enumerate(self.inputs) for i, a in enumerate(sample)}
+        arrays = {
+            f"s{s}_i{i}": a for s, sample in enumerate(self.inputs) for i, a in enumerate(sample)
+        }
         np.savez(path, **arrays)
 
     @staticmethod
@@ -52,7 +54,9 @@ class SampleSet:
                 name = f"mlif_sample_s{s}_i{i}"
                 refs.append(name)
                 body = ",".join(str(b) for b in raw)
-                lines.append(f"const uint8_t {name}[{len(raw)}] __attribute__((aligned(16))) = {{{body}}};")
+                lines.append(
+                    f"const uint8_t {name}[{len(raw)}] __attribute__((aligned(16))) = {{{body}}};"
+                )
         sizes = [np.ascontiguousarray(a).nbytes for a in self.inputs[0]] if self.inputs else [0]
         lines += [
             "",

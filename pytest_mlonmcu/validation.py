@@ -25,7 +25,9 @@ class ValidationMode:
                     return cls(kind, int(text.split("=", 1)[1]))
                 except ValueError:
                     break
-        raise UsageError(f"validation mode {text!r}: use exact, atol=N (quantization steps) or topk=K")
+        raise UsageError(
+            f"validation mode {text!r}: use exact, atol=N (quantization steps) or topk=K"
+        )
 
     def __str__(self) -> str:
         return self.kind if self.kind == "exact" else f"{self.kind}={self.value}"
@@ -59,7 +61,9 @@ class ValidationResult:
             f"validation ({self.mode}) failed: {len(self.mismatches)} of {self.compared} outputs differ "
             f"from the reference; max abs diff {self.max_abs_diff}"
         ]
-        lines += [f"  sample {m.sample}, output {m.output}: {m.detail}" for m in self.mismatches[:8]]
+        lines += [
+            f"  sample {m.sample}, output {m.output}: {m.detail}" for m in self.mismatches[:8]
+        ]
         if len(self.mismatches) > 8:
             lines.append(f"  ... {len(self.mismatches) - 8} more")
         return "\n".join(lines)
@@ -116,6 +120,8 @@ def validate(
                 got_top = set(np.argsort(-got.reshape(-1).astype(np.int64), kind="stable")[:k])
                 if ref_top != got_top:
                     mismatches.append(
-                        Mismatch(s, o, f"top-{k} classes {sorted(got_top)}, expected {sorted(ref_top)}")
+                        Mismatch(
+                            s, o, f"top-{k} classes {sorted(got_top)}, expected {sorted(ref_top)}"
+                        )
                     )
     return ValidationResult(mode, not mismatches, max_abs, compared, mismatches)

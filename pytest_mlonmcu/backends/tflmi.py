@@ -36,7 +36,9 @@ class TflmiBackend(Backend):
         try:
             import tflite_micro  # noqa: F401
         except ImportError:
-            return "backend tflmi: the tflite-micro wheel is not installed (pip install tflite-micro)"
+            return (
+                "backend tflmi: the tflite-micro wheel is not installed (pip install tflite-micro)"
+            )
         return None
 
     def arena_size(self, model: Model) -> int:

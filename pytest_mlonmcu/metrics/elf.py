@@ -50,7 +50,9 @@ def elf_sizes(path: Path) -> ElfSizes:
             name = sec.name
             is_write = bool(flags & SH_FLAGS.SHF_WRITE)
             is_bits = sec["sh_type"] != "SHT_NOBITS"
-            reserve_key = next((k for p, k in RESERVATION_SECTIONS.items() if name.startswith(p)), None)
+            reserve_key = next(
+                (k for p, k in RESERVATION_SECTIONS.items() if name.startswith(p)), None
+            )
             if is_write and reserve_key:
                 reservations[reserve_key] = reservations.get(reserve_key, 0) + size
                 kind = "reserved"
@@ -64,7 +66,11 @@ def elf_sizes(path: Path) -> ElfSizes:
                 rom += size
                 kind = "rom"
             sections[name] = {"size": size, "kind": kind, "address": sec["sh_addr"]}
-        excluded = sum(size for name, size in _symbol_sizes(elf).items() if name.startswith(EXCLUDED_SYMBOL_PREFIX))
+        excluded = sum(
+            size
+            for name, size in _symbol_sizes(elf).items()
+            if name.startswith(EXCLUDED_SYMBOL_PREFIX)
+        )
     return ElfSizes(rom - excluded, ram, excluded, reservations, sections)
 
 

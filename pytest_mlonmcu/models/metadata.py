@@ -157,7 +157,9 @@ def read_metadata(data: bytes, origin: str = "model") -> ModelMetadata:
             if buf is not None and buf.DataLength() > 0:
                 param_bytes += buf.DataLength()
                 counted.add(b)
-            elif buf is not None and buf.Size() > 0:  # data stored after the flatbuffer (>2 GB models)
+            elif (
+                buf is not None and buf.Size() > 0
+            ):  # data stored after the flatbuffer (>2 GB models)
                 param_bytes += buf.Size()
                 counted.add(b)
     except ModelError:

@@ -135,7 +135,9 @@ class ModelResolver:
         for d in self.models_dirs:
             path = d / name / f"{name}.tflite"
             if path.is_file():
-                return Model(name, path.resolve(), "models_dir", _read_definition(path.parent, path))
+                return Model(
+                    name, path.resolve(), "models_dir", _read_definition(path.parent, path)
+                )
         from .zoo import ZOO_MODELS
 
         if name in ZOO_MODELS:
@@ -161,9 +163,7 @@ class ModelResolver:
                 text=True,
             )
             if proc.returncode != 0:
-                raise ModelError(
-                    f"zoo model {name}: building it failed:\n{proc.stderr[-3000:]}"
-                )
+                raise ModelError(f"zoo model {name}: building it failed:\n{proc.stderr[-3000:]}")
 
         entry = self.cache.get_or_create("zoo", key, produce)
         path = entry / name / f"{name}.tflite"

@@ -131,7 +131,11 @@ class CompiledTarget(Target):
         return self.run_and_parse(self.run_command(program, work_dir), program, work_dir)
 
     def run_and_parse(
-        self, cmd: list[str], program: Program, work_dir: Path, counts_prefix: list[int] | None = None
+        self,
+        cmd: list[str],
+        program: Program,
+        work_dir: Path,
+        counts_prefix: list[int] | None = None,
     ) -> RunOutput:
         log_path = work_dir / "run.log"
         output, seconds = run_with_timeout(cmd, work_dir, self.timeout(), log_path, self.run_env())
@@ -142,21 +146,31 @@ class CompiledTarget(Target):
 
     def check_report(self, report: HarnessReport, output: str, cmd: list[str]) -> None:
         if report.errors:
-            raise RunError(self.failure("the harness reported: " + "; ".join(report.errors), output, cmd))
+            raise RunError(
+                self.failure("the harness reported: " + "; ".join(report.errors), output, cmd)
+            )
         if report.setup_rc not in (None, 0):
-            raise RunError(self.failure(f"mlif_model_init() returned {report.setup_rc}", output, cmd))
+            raise RunError(
+                self.failure(f"mlif_model_init() returned {report.setup_rc}", output, cmd)
+            )
         bad = [r for r in report.invokes if r.rc != 0]
         if bad:
             raise RunError(self.failure(f"mlif_model_invoke() returned {bad[0].rc}", output, cmd))
         if not report.complete:
-            raise RunError(self.failure("the program ended without reporting completion", output, cmd))
+            raise RunError(
+                self.failure("the program ended without reporting completion", output, cmd)
+            )
         if report.done_rc != 0:
-            raise RunError(self.failure(f"the program exited with status {report.done_rc}", output, cmd))
+            raise RunError(
+                self.failure(f"the program exited with status {report.done_rc}", output, cmd)
+            )
 
     def failure(self, what: str, output: str, cmd: list[str]) -> str:
         return f"{self.name}: {what}\n--- output tail ---\n{tail(output)}\n--- reproduce ---\n{shlex.join(cmd)}"
 
-    def run_output(self, report: HarnessReport, cmd: list[str], log_path: Path, seconds: float) -> RunOutput:
+    def run_output(
+        self, report: HarnessReport, cmd: list[str], log_path: Path, seconds: float
+    ) -> RunOutput:
         metrics: dict = {"simulation_seconds": round(seconds, 4), **report.metrics}
         if report.setup_instructions is not None:
             metrics["setup_instructions"] = report.setup_instructions

@@ -27,7 +27,12 @@ class HostX86(CompiledTarget):
     def toolchain(self) -> Toolchain:
         return Toolchain(
             prefix="",
-            cflags=[*self.opt_flags(), "-ffp-contract=off", "-ffunction-sections", "-fdata-sections"],
+            cflags=[
+                *self.opt_flags(),
+                "-ffp-contract=off",
+                "-ffunction-sections",
+                "-fdata-sections",
+            ],
             ldflags=["-Wl,--gc-sections"],
             libs=["-lm"],
         )

@@ -56,7 +56,11 @@ class CommandLog:
         return proc.stdout
 
     def write_script(self, path: Path) -> None:
-        lines = ["#!/bin/sh", "# Commands that built this program (rerun to rebuild by hand).", "set -e"]
+        lines = [
+            "#!/bin/sh",
+            "# Commands that built this program (rerun to rebuild by hand).",
+            "set -e",
+        ]
         lines += [shlex.join(c) for c in self.commands]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o755)
@@ -89,7 +93,10 @@ def compile_object(
     log: CommandLog,
 ) -> Path:
     obj.parent.mkdir(parents=True, exist_ok=True)
-    log.run(object_command(tc, source, obj, include_dirs, defines, extra), what=f"compiling {source.name}")
+    log.run(
+        object_command(tc, source, obj, include_dirs, defines, extra),
+        what=f"compiling {source.name}",
+    )
     return obj
 
 
@@ -111,7 +118,9 @@ def cached_objects(
 
     def produce(tmp: Path) -> None:
         for src in sources:
-            compile_object(tc, src, tmp / (src.stem + ".o"), include_dirs, defines, [], CommandLog())
+            compile_object(
+                tc, src, tmp / (src.stem + ".o"), include_dirs, defines, [], CommandLog()
+            )
 
     entry = cache.get_or_create(kind, key, produce)
     objs = [entry / (src.stem + ".o") for src in sources]

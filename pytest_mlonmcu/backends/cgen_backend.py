@@ -1,0 +1,42 @@
+"""cgen: the project's static C code generator (int8 kernels, bit-exact with TFLM).
+
+Not TFLite Micro and not the TFLM compiler: Python reads the .tflite and emits C99
+that calls the project's own kernels (see backends/cgen/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..artifacts import Artifact
+from .base import Backend
+
+if TYPE_CHECKING:
+    from ..models.model import Model
+    from ..targets.base import Target
+
+
+class CgenBackend(Backend):
+    name = "cgen"
+    framework = "cgen"
+    description = "static C code generation with the project's int8 kernels (bit-exact with TFLM)"
+    validation = "exact"
+    config_keys = {"variant": "optimized (or reference: plain kernels for comparison)"}
+
+    def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
+        from .cgen.generator import generate
+
+        variant = self.config.get_choice("variant", ["optimized", "reference"], "optimized")
+        out = generate(model.data, work_dir, variant=variant)
+        return Artifact(
+            backend=self.name,
+            directory=work_dir,
+            sources=list(out.sources),
+            include_dirs=list(out.include_dirs),
+            metrics={
+                "arena_bytes": out.arena_bytes,
+                "arena_lower_bound_bytes": out.arena_lower_bound,
+                "weights_bytes": out.weights_bytes,
+            },
+        )

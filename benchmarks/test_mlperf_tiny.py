@@ -1,8 +1,12 @@
 """The benchmark suite: every model x backend x target selected on the command line.
 
-pytest benchmarks/ -n auto --mlonmcu-target=riscv_qemu --mlonmcu-json=results.json
+    pytest benchmarks/ -n auto --mlonmcu-target=riscv_qemu --mlonmcu-json=results.json
+
+Host runs also time one invoke through pytest-benchmark (``--benchmark-json`` etc.;
+pytest-benchmark switches itself off under xdist, so run those without ``-n``).
 """
 
 
-def test_benchmark(mlonmcu_run):
+def test_benchmark(mlonmcu_run, benchmark):
     mlonmcu_run.process()
+    mlonmcu_run.measure_latency(benchmark)

@@ -131,6 +131,27 @@ class Run:
             self.validation.raise_if_failed()
         return self
 
+    def measure_latency(self, benchmark: Any) -> float | None:
+        """Wall time of one invoke through pytest-benchmark's ``benchmark`` fixture.
+
+        Host runs only (a simulator's wall time says nothing about the device); the
+        run's metrics ride along in ``benchmark.extra_info``. Returns milliseconds.
+        """
+        benchmark.extra_info.update({"mlonmcu_id": self.id, **self.metrics})
+        if self.artifact is None or self.artifact.kind != "host_runner" or self.samples is None:
+            return None
+        from .backends.tflmi_runner import interpreter_with_inputs
+
+        interp = interpreter_with_inputs(self.artifact.runner, self.samples.inputs[0])
+        benchmark(interp.invoke)
+        stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+        if stats is None:  # benchmarking disabled (e.g. under xdist): no figure
+            return None
+        latency = stats.mean * 1000.0
+        self.metrics["latency_ms"] = round(latency, 4)
+        self.write_metrics()
+        return latency
+
     def write_metrics(self) -> None:
         data = {
             "id": self.id,

@@ -44,6 +44,14 @@ def _interpreter(data: bytes, arena: int | None):
     return runtime.Interpreter.from_bytes(data, arena_size=arena)
 
 
+def interpreter_with_inputs(runner: dict, inputs: list[np.ndarray]):
+    """An interpreter in this process with one sample set (for wall-time measurement)."""
+    interp = _interpreter(Path(runner["model"]).read_bytes(), int(runner["arena"]))
+    for i, arr in enumerate(inputs):
+        interp.set_input(arr, i)
+    return interp
+
+
 def _works(data: bytes, arena: int) -> bool:
     try:
         with _quiet_stderr():

@@ -46,6 +46,8 @@ def elf_sizes(path: Path) -> ElfSizes:
             flags = sec["sh_flags"]
             if not flags & SH_FLAGS.SHF_ALLOC or sec["sh_size"] == 0:
                 continue
+            if flags & SH_FLAGS.SHF_TLS and sec["sh_type"] == "SHT_NOBITS":
+                continue  # .tbss: a template; its space is reserved in another section
             size = sec["sh_size"]
             name = sec.name
             is_write = bool(flags & SH_FLAGS.SHF_WRITE)

@@ -9,7 +9,8 @@ TARGETS: Registry[Target] = Registry("target")
 
 
 def register_builtin_targets() -> None:
+    from .etiss import Etiss
     from .host_x86 import HostX86
 
-    for cls in (HostX86,):
+    for cls in (HostX86, Etiss):
         TARGETS.register(cls, replace=True)

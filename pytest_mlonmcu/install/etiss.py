@@ -1,0 +1,428 @@
+"""ETISS, the RV32 instruction-set simulator of the MLonMCU paper, built from pinned source.
+
+Where ETISS comes from, first match wins:
+
+1. an existing installation: config ``etiss.install_dir`` or ``$MLONMCU_ETISS_INSTALL_DIR``
+   (must hold ``bin/bare_etiss_processor`` and ``examples/base.ini``; used as is);
+2. a source: config ``etiss.source`` or ``$MLONMCU_ETISS_SOURCE`` (tarball, directory or URL@COMMIT);
+3. the vendored snapshot ``$MLONMCU_VENDOR_DIR/etiss-b52f8a04-src.tar.xz``;
+4. upstream github.com/tum-ei-eda/etiss at the pinned commit, cloned with its submodules.
+
+Sources 2-4 are built with CMake once per machine into the per-user cache
+(``<cache>/etiss/<key>/``, key = source identity + build recipe); only the install prefix is
+kept there. The build runs under the cache's lock, so parallel xdist workers and concurrent
+sessions build it once and everyone else waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache import Cache, hash_key
+from ..config import ComponentConfig, RunConfig
+from ..errors import MissingToolError
+from .sources import Progress, Source, SourceError, materialize, parse_source, source_identity
+
+UPSTREAM_URL = "https://github.com/tum-ei-eda/etiss"
+# ETISS 0.11.2. The vendored snapshot names only this abbreviated hash; git resolves it after a
+# full clone.
+PINNED_COMMIT = "b52f8a04"
+VENDOR_TARBALL = f"etiss-{PINNED_COMMIT}-src.tar.xz"
+# Upstream pins tinycc ba0899d9, which the TinyCC GitHub mirror lacks; this one builds and runs.
+SUBMODULE_FALLBACKS = {"third_party/tcc": "50cfe114"}
+# PluginImpl/verilator is a private SSH-only submodule that the simulator does not need.
+SUBMODULES = [
+    "third_party/betterenums",
+    "third_party/tcc",
+    "third_party/pugixml",
+    "third_party/softfloat/berkeley-softfloat",
+    "third_party/simpleini",
+    "third_party/elfio",
+    "third_party/fmt",
+]
+# Bump when the build (flags, layout) changes: a new key rebuilds instead of reusing.
+RECIPE = {
+    "version": 1,
+    "cmake": ["-DCMAKE_BUILD_TYPE=Release", "-DETISS_PORTABLE_INSTALL=ON"],
+}
+
+ENV_INSTALL_DIR = "MLONMCU_ETISS_INSTALL_DIR"
+ENV_SOURCE = "MLONMCU_ETISS_SOURCE"
+ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
+INSTALL_HINT = "install it with: python -m pytest_mlonmcu install etiss"
+DEBIAN_BUILD_DEPS = [
+    "cmake",
+    "g++",
+    "make",
+    "libboost-filesystem-dev",
+    "libboost-system-dev",
+    "libboost-program-options-dev",
+]
+METADATA = "mlonmcu-etiss.json"
+
+# Failed builds per cache key in this process: one failure is reported, not rebuilt per test.
+_FAILED: dict[str, MissingToolError] = {}
+
+
+class EtissInstallError(MissingToolError):
+    """ETISS could not be found, fetched or built."""
+
+
+@dataclass(frozen=True)
+class EtissInstall:
+    prefix: Path
+    processor: Path  # bin/bare_etiss_processor
+    base_ini: Path  # examples/base.ini
+    plugins_dir: Path  # lib/plugins
+    origin: str = ""  # where it came from (install dir or source), for reports
+
+    @classmethod
+    def at(cls, prefix: Path, origin: str = "") -> EtissInstall:
+        prefix = Path(prefix)
+        return cls(
+            prefix,
+            prefix / "bin" / "bare_etiss_processor",
+            prefix / "examples" / "base.ini",
+            prefix / "lib" / "plugins",
+            origin,
+        )
+
+    def missing(self) -> list[str]:
+        """What a usable installation lacks (empty when complete)."""
+        out = []
+        if not (self.processor.is_file() and os.access(self.processor, os.X_OK)):
+            out.append(str(self.processor.relative_to(self.prefix)))
+        if not self.base_ini.is_file():
+            out.append(str(self.base_ini.relative_to(self.prefix)))
+        return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What ensure_etiss would do: use ``install`` or build ``source``."""
+
+    install: EtissInstall | None = None
+    source: Source | None = None
+    origin: str = ""
+    key: str = ""
+
+
+def _config(config: ComponentConfig | None) -> ComponentConfig:
+    return config if config is not None else RunConfig().scoped("etiss")
+
+
+def _setting(config: ComponentConfig, key: str, env: str) -> tuple[str | None, str]:
+    value = config.get(key)
+    if value:
+        return value, f"etiss.{key}"
+    value = os.environ.get(env)
+    return (value, f"${env}") if value else (None, "")
+
+
+def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
+    install_dir, origin = _setting(config, "install_dir", ENV_INSTALL_DIR)
+    if install_dir:
+        install = EtissInstall.at(Path(install_dir).expanduser(), f"{origin}={install_dir}")
+        missing = install.missing()
+        if missing:
+            raise EtissInstallError(
+                f"{origin}={install_dir} is not an ETISS installation: missing "
+                + ", ".join(str(install.prefix / m) for m in missing),
+                hint=f"point {origin} at an ETISS install prefix, or unset it and {INSTALL_HINT}",
+            )
+        return _Plan(install=install, origin=install.origin)
+    text, origin = _setting(config, "source", ENV_SOURCE)
+    if text:
+        source = parse_source(text)
+        origin = f"{origin}={text}"
+    else:
+        vendor = os.environ.get(ENV_VENDOR_DIR)
+        tarball = Path(vendor).expanduser() / VENDOR_TARBALL if vendor else None
+        if tarball is not None and tarball.is_file():
+            source, origin = parse_source(str(tarball)), f"${ENV_VENDOR_DIR}/{VENDOR_TARBALL}"
+        else:
+            source, origin = Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream"
+    key = hash_key("etiss", source_identity(source), RECIPE, sys.platform, os.uname().machine)
+    return _Plan(source=source, origin=origin, key=key)
+
+
+def cached_etiss(
+    config: ComponentConfig | None = None, cache: Cache | None = None
+) -> EtissInstall | None:
+    """The installation ensure_etiss would return, if it needs no build (else None)."""
+    plan = _plan(_config(config), cache or Cache())
+    if plan.install is not None:
+        return plan.install
+    entry = (cache or Cache()).path("etiss", plan.key)
+    return EtissInstall.at(entry, plan.origin) if entry.is_dir() else None
+
+
+def etiss_unavailable_reason(
+    config: ComponentConfig | None = None, cache: Cache | None = None
+) -> str | None:
+    """Why ETISS can neither be used nor built here (a skip reason), or None.
+
+    Cheap: never builds. For the upstream source it asks the code host whether the repository is
+    reachable (once per process).
+    """
+    cache = cache or Cache()
+    try:
+        plan = _plan(_config(config), cache)
+    except MissingToolError as exc:
+        return f"ETISS: {exc}"
+    if plan.install is not None or cache.path("etiss", plan.key).is_dir():
+        return None
+    if plan.key in _FAILED:
+        return f"ETISS: an earlier build in this session failed: {_FAILED[plan.key]}"
+    missing = missing_build_deps()
+    if missing:
+        return (
+            f"ETISS is not built yet and its build dependencies are missing ({' '.join(missing)}); "
+            f"apt-get install {' '.join(missing)}, then {INSTALL_HINT}"
+        )
+    assert plan.source is not None
+    if plan.source.kind == "git" and not _reachable(plan.source.location):
+        return (
+            f"ETISS is not installed and {plan.source.location} cannot be reached: set "
+            f"{ENV_VENDOR_DIR} to a directory with {VENDOR_TARBALL}, {ENV_SOURCE} (or etiss.source) "
+            f"to a tarball/checkout, or {ENV_INSTALL_DIR} (or etiss.install_dir) to an installation"
+        )
+    return None
+
+
+_REACHABLE: dict[str, bool] = {}
+
+
+def _reachable(url: str) -> bool:
+    if url not in _REACHABLE:
+        if shutil.which("git") is None:
+            _REACHABLE[url] = False
+        else:
+            try:
+                proc = subprocess.run(
+                    ["git", "ls-remote", "--exit-code", url, "HEAD"],
+                    capture_output=True,
+                    timeout=20,
+                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+                )
+                _REACHABLE[url] = proc.returncode == 0
+            except subprocess.TimeoutExpired:
+                _REACHABLE[url] = False
+    return _REACHABLE[url]
+
+
+def ensure_etiss(
+    config: ComponentConfig | None = None,
+    progress: Progress | None = None,
+    *,
+    cache: Cache | None = None,
+    apt: bool = False,
+) -> EtissInstall:
+    """Return a usable ETISS, building it into the cache on first use.
+
+    ``progress`` receives stage lines ("etiss: configuring", "etiss: building [42%]"...).
+    ``apt=True`` lets the build install missing Debian packages with apt-get (root only, never
+    inside a pytest run).
+    """
+    cache = cache or Cache()
+    say = progress or (lambda _msg: None)
+    plan = _plan(_config(config), cache)
+    if plan.install is not None:
+        return plan.install
+    entry = cache.path("etiss", plan.key)
+    if entry.is_dir():
+        return EtissInstall.at(entry, plan.origin)
+    if plan.key in _FAILED:
+        raise _FAILED[plan.key]
+    assert plan.source is not None
+    missing = missing_build_deps()
+    if missing:
+        if not apt:
+            raise EtissInstallError(
+                f"building ETISS needs these Debian packages: {' '.join(missing)}",
+                hint=f"apt-get install {' '.join(missing)}  (or, as root: "
+                "python -m pytest_mlonmcu install etiss --apt)",
+            )
+        apt_install(missing, say)
+    say(f"etiss: building from {plan.origin} into {entry} (once; other processes wait)")
+    try:
+        entry = cache.get_or_create("etiss", plan.key, lambda tmp: _build(plan, tmp, say))
+    except MissingToolError as exc:
+        _FAILED[plan.key] = exc
+        raise
+    return EtissInstall.at(entry, plan.origin)
+
+
+# -- build dependencies ---------------------------------------------------------------------
+
+_INCLUDE_DIRS = [Path("/usr/include"), Path("/usr/local/include")]
+_BOOST_HEADERS = {
+    "libboost-filesystem-dev": "boost/filesystem.hpp",
+    "libboost-system-dev": "boost/system/error_code.hpp",
+    "libboost-program-options-dev": "boost/program_options.hpp",
+}
+
+
+def missing_build_deps() -> list[str]:
+    """Debian packages the build needs and this machine lacks (best effort, no compiling)."""
+    missing = [
+        pkg for tool, pkg in (("cmake", "cmake"), ("make", "make")) if not shutil.which(tool)
+    ]
+    if not (shutil.which("g++") or shutil.which("c++")):
+        missing.append("g++")
+    extra = [Path(p) for p in os.environ.get("CPLUS_INCLUDE_PATH", "").split(":") if p]
+    for pkg, header in _BOOST_HEADERS.items():
+        if not any((d / header).is_file() for d in [*_INCLUDE_DIRS, *extra]):
+            missing.append(pkg)
+    return missing
+
+
+def apt_install(packages: list[str], say: Progress) -> None:
+    """apt-get install ``packages``; only as root and outside pytest (never a surprise)."""
+    if _in_pytest_run():
+        raise EtissInstallError(
+            f"missing Debian packages {' '.join(packages)}: not installing them from inside pytest",
+            hint=f"apt-get install {' '.join(packages)}",
+        )
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise EtissInstallError(
+            f"missing Debian packages {' '.join(packages)}; --apt needs root and apt-get",
+            hint=f"sudo apt-get install {' '.join(packages)}",
+        )
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    say(f"etiss: {shlex.join(cmd)}")
+    if subprocess.run(cmd, env=env).returncode != 0:
+        say("etiss: apt-get install failed, updating the package lists and retrying")
+        subprocess.run(["apt-get", "update"], env=env)
+        if subprocess.run(cmd, env=env).returncode != 0:
+            raise EtissInstallError(f"apt-get could not install {' '.join(packages)}")
+
+
+def _in_pytest_run() -> bool:
+    # pytest >= 8.2 sets PYTEST_VERSION for the whole session (and its xdist workers).
+    env = ("PYTEST_VERSION", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER")
+    return any(os.environ.get(var) for var in env)
+
+
+# -- the build ------------------------------------------------------------------------------
+
+_PERCENT = re.compile(r"^\[\s*(\d+)%\]")
+_NINJA = re.compile(r"^\[(\d+)/(\d+)\]")
+
+
+def _build(plan: _Plan, prefix: Path, say: Progress) -> None:
+    """Unpack/clone + configure + build in a temp dir, install into ``prefix`` (the cache entry)."""
+    assert plan.source is not None
+    start = time.monotonic()
+    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="mlonmcu-etiss-build.") as tmp:
+        work = Path(tmp)
+        log_path = work / "build.log"
+        try:
+            src = materialize(
+                plan.source,
+                work / "unpack",
+                submodules=SUBMODULES,
+                submodule_fallbacks=SUBMODULE_FALLBACKS,
+                progress=lambda m: say(f"etiss: {m}"),
+            )
+        except SourceError as exc:
+            raise EtissInstallError(
+                f"cannot get the ETISS source ({plan.origin}): {exc}",
+                hint=f"without access to {UPSTREAM_URL}: set {ENV_VENDOR_DIR} to a directory "
+                f"holding {VENDOR_TARBALL}, {ENV_SOURCE} (or etiss.source) to a tarball, checkout "
+                f"or URL@COMMIT, or {ENV_INSTALL_DIR} (or etiss.install_dir) to an installation",
+            ) from exc
+        if not (src / "CMakeLists.txt").is_file() or not (src / "ArchImpl").is_dir():
+            raise EtissInstallError(f"{plan.origin}: {src} is not an ETISS source tree")
+        build = work / "build"
+        try:
+            say("etiss: configuring")
+            _run(
+                # The prefix is the cache entry's temp dir; the portable install uses relative
+                # paths only, so the tree still works after it is renamed into place.
+                ["cmake", "-S", str(src), "-B", str(build), *RECIPE["cmake"],
+                 f"-DCMAKE_INSTALL_PREFIX={prefix}", "-G", "Unix Makefiles"],
+                log_path, say, "configuring",
+            )  # fmt: skip
+            say(f"etiss: building with {jobs} jobs")
+            _run(["cmake", "--build", str(build), "-j", str(jobs)], log_path, say, "building")
+            say("etiss: installing")
+            _run(["cmake", "--install", str(build)], log_path, say, "installing")
+        except EtissInstallError:
+            _keep_failure_log(log_path, prefix)
+            raise
+        install = EtissInstall.at(prefix)
+        if install.missing():
+            _keep_failure_log(log_path, prefix)
+            raise EtissInstallError(
+                f"the ETISS build installed no {', '.join(install.missing())} (log kept next to the cache)"
+            )
+        shutil.copy2(log_path, prefix / "build.log")
+    seconds = time.monotonic() - start
+    meta = {
+        "source": str(plan.source),
+        "origin": plan.origin,
+        "identity": source_identity(plan.source),
+        "recipe": RECIPE,
+        "build_seconds": round(seconds, 1),
+        "jobs": jobs,
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (prefix / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
+    say(f"etiss: built in {seconds:.0f} s")
+
+
+def _run(cmd: list[str], log_path: Path, say: Progress, stage: str) -> None:
+    """Run a build command; its output goes to the log, progress lines to ``say``."""
+    last_pct, last_time = -100, time.monotonic()
+    tail: list[str] = []
+    with log_path.open("a") as log:
+        log.write(f"$ {shlex.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            tail = [*tail[-59:], line.rstrip()]
+            m = _PERCENT.match(line)
+            n = _NINJA.match(line)
+            pct = (
+                int(m.group(1)) if m else (100 * int(n.group(1)) // int(n.group(2)) if n else None)
+            )
+            now = time.monotonic()
+            if pct is not None and (pct - last_pct >= 5 or now - last_time >= 20):
+                say(f"etiss: {stage} [{pct}%]")
+                last_pct, last_time = pct, now
+            elif now - last_time >= 30:  # stages without percentages still show life
+                say(f"etiss: {stage} ...")
+                last_time = now
+        rc = proc.wait()
+    if rc != 0:
+        text = "\n".join(tail)
+        hint = ""
+        if "Boost" in text or "boost" in text:
+            hint = f"missing Boost? apt-get install {' '.join(DEBIAN_BUILD_DEPS)}"
+        raise EtissInstallError(
+            f"ETISS {stage} failed (exit {rc}):\n$ {shlex.join(cmd)}\n{text[-4000:]}", hint=hint
+        )
+
+
+def _keep_failure_log(log_path: Path, prefix: Path) -> None:
+    # The temp build dir disappears; keep its log next to the cache entries for the user.
+    if log_path.is_file():
+        dest = prefix.parent / "last-failed-build.log"
+        shutil.copy2(log_path, dest)

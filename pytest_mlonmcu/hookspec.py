@@ -8,8 +8,9 @@ import pytest
 
 
 @pytest.hookspec
-def pytest_mlonmcu_register(backends: Any, targets: Any) -> None:
-    """Register components: ``targets.register(MyTarget)``, ``backends.register(MyBackend)``.
+def pytest_mlonmcu_register(backends: Any, targets: Any, features: Any) -> None:
+    """Register components: ``targets.register(MyTarget)``, ``backends.register(MyBackend)``,
+    ``features.register(MyFeature)``.
 
     Called once at configure time, after the built-in components are registered.
     A target or backend class is a subclass of ``pytest_mlonmcu.targets.base.Target``

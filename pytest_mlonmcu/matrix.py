@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from .backends import BACKENDS
+from .features import check_features
 from .settings import Settings
 from .targets import TARGETS
 
@@ -63,6 +64,7 @@ def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
             # with the reason); a default one is left out of the matrix.
             if not backend_cls.supports(target_cls) and not settings.backends_explicit:
                 continue
+            check_features(features, backend_cls, target_cls)
             for model in models:
                 cases.append(Case(model, backend, target, features))
     return cases

@@ -7,6 +7,7 @@ import pytest
 from . import hookspec, options
 from .backends import BACKENDS, register_builtin_backends
 from .errors import MlonmcuError
+from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     CASE_KEY,
     RESULTS_KEY,
@@ -46,10 +47,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     register_builtin_backends()
     register_builtin_targets()
-    config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS)
+    register_builtin_features()
+    config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
     try:
         settings = Settings.from_pytest(config)
-        settings.check_features(known=[])
+        settings.check_features(known=FEATURES.names())
     except MlonmcuError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings

@@ -68,10 +68,10 @@ class Run:
 
     def __post_init__(self) -> None:
         self.backend: Backend = BACKENDS.get(self.case.backend)(
-            self.config.scoped(self.case.backend), self.cache
+            self.config.scoped(self.case.backend), self.cache, self.case.features
         )
         self.target: Target = TARGETS.get(self.case.target)(
-            self.config.scoped(self.case.target), self.cache
+            self.config.scoped(self.case.target), self.cache, self.case.features
         )
 
     # -- public API ---------------------------------------------------------------

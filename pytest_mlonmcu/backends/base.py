@@ -28,9 +28,13 @@ class Backend:
     # Features (e.g. "cmsisnn") this backend understands.
     features: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, config: ComponentConfig, cache: Cache) -> None:
+    def __init__(
+        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
         self.cache = cache
+        # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
+        self.features = tuple(features)
 
     @classmethod
     def supports(cls, target_cls: type[Target]) -> bool:

@@ -9,8 +9,10 @@ TARGETS: Registry[Target] = Registry("target")
 
 
 def register_builtin_targets() -> None:
+    from .cortexm_qemu import CortexMQemu, Stm32f4Qemu
     from .etiss import Etiss
     from .host_x86 import HostX86
+    from .riscv_qemu import RiscvQemu
 
-    for cls in (HostX86, Etiss):
+    for cls in (HostX86, RiscvQemu, CortexMQemu, Stm32f4Qemu, Etiss):
         TARGETS.register(cls, replace=True)

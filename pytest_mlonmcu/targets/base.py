@@ -30,9 +30,13 @@ class Target:
     # Executables this target needs, with the Debian package that has them.
     required_tools: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, config: ComponentConfig, cache: Cache) -> None:
+    def __init__(
+        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
         self.cache = cache
+        # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
+        self.features = tuple(features)
 
     # -- availability -----------------------------------------------------------
     def unavailable_reason(self) -> str | None:

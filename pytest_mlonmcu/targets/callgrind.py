@@ -15,6 +15,9 @@ _TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
 def callgrind_command(functions: list[str], out_dir: Path) -> list[str]:
+    """The valgrind prefix; removes dumps of an earlier run in ``out_dir`` first."""
+    for old in out_dir.glob("callgrind.out.*"):
+        old.unlink()
     cmd = [
         "valgrind",
         "--tool=callgrind",

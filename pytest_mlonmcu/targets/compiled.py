@@ -11,10 +11,12 @@ counts are obtained from outside).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -193,7 +195,7 @@ def run_with_timeout(
     stdout and stderr go to ``log_path`` (kept in the artifacts) and are returned.
     A timeout raises RunError with the output tail and the command to reproduce.
     """
-    start = time.monotonic()
+    timed_out = threading.Event()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             cmd,
@@ -204,16 +206,26 @@ def run_with_timeout(
             start_new_session=True,
             env={**os.environ, **env} if env else None,
         )
+        start = time.monotonic()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        # A timer instead of wait(timeout=): wait() polls, which blurs short run times.
+        timer = threading.Timer(timeout, kill)
+        timer.start()
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        finally:
+            timer.cancel()
+        if timed_out.is_set():
             output = log_path.read_text(errors="replace")
             raise RunError(
                 f"timeout: the program did not finish within {timeout:g} s (set <target>.timeout)\n"
                 f"--- output tail ---\n{tail(output)}\n--- reproduce ---\n{shlex.join(cmd)}"
-            ) from None
+            )
     seconds = time.monotonic() - start
     output = log_path.read_text(errors="replace")
     if proc.returncode < 0:

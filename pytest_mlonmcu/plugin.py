@@ -18,6 +18,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     mlonmcu_model,
     mlonmcu_run,
     mlonmcu_target,
+    model_resolver,
 )
 from .matrix import expand
 from .report import summary_table
@@ -56,14 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = SessionResults()
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("mlonmcu_list"):
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line("backends: " + ", ".join(BACKENDS.names()))
-            tr.write_line("targets:  " + ", ".join(TARGETS.names()))
+        from .listing import describe_components
+
+        known = model_resolver(config).known_names()
+        print("\n".join(describe_components(BACKENDS, TARGETS, FEATURES, known)))
+        pytest.exit("listed the pytest-mlonmcu components", returncode=0)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -41,8 +41,7 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
     if mlonmcu_case.features:
         config.set("run.features", ",".join(mlonmcu_case.features))
     request.config.hook.pytest_mlonmcu_configure_run(config=config, case=mlonmcu_case)
-    function = re.sub(r"[^\w.-]", "_", request.node.originalname or request.node.name)
-    out = settings.out_dir / mlonmcu_case.id / function
+    out = settings.out_dir / mlonmcu_case.id / _run_dir_name(request.node, mlonmcu_case)
     if out.exists():  # artifacts of an earlier session: start clean
         shutil.rmtree(out)
     run = Run(
@@ -64,6 +63,17 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
         request.node.user_properties.append((key, value))
     for stage, rec in run.stages.items():
         request.node.user_properties.append((f"{stage}_seconds", round(rec.seconds, 4)))
+
+
+def _run_dir_name(node: pytest.Item, case: Case) -> str:
+    """``<module>.<function>`` plus any parameters besides the case: unique per test."""
+    module = node.path.stem if node.path else "test"
+    name = f"{module}.{node.originalname or node.name}"
+    callspec = getattr(node, "callspec", None)
+    extra = callspec.id.replace(case.id, "", 1).strip("-") if callspec else ""
+    if extra:
+        name += f"[{extra}]"
+    return re.sub(r"[^\w.\[\]-]", "_", name)
 
 
 @pytest.fixture

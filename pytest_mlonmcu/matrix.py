@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +20,30 @@ class Case:
     backend: str
     target: str
     features: tuple[str, ...] = ()
+    # Set by expand() when two model paths share a stem, to keep ids (and artifact dirs) unique.
+    model_label: str = ""
 
     @property
     def id(self) -> str:
-        model = Path(self.model).stem if self.model.endswith(".tflite") else self.model
-        model = model.replace("zoo:", "zoo_")
-        return "-".join([model, self.backend, self.target, *self.features])
+        return "-".join(
+            [self.model_label or model_label(self.model), self.backend, self.target, *self.features]
+        )
+
+
+def model_label(model: str) -> str:
+    label = Path(model).stem if model.endswith(".tflite") else model
+    return label.replace("zoo:", "zoo_")
+
+
+def _unique_labels(models: list[str]) -> dict[str, str]:
+    labels = {m: model_label(m) for m in models}
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    for m, label in labels.items():
+        if counts[label] > 1:
+            labels[m] = f"{label}_{hashlib.sha1(m.encode()).hexdigest()[:6]}"
+    return labels
 
 
 def _marker_list(marker: pytest.Mark | None, key: str) -> list[str] | None:
@@ -55,6 +74,7 @@ def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
     )
     features = _marker_list(marker, "features")
     features = tuple(settings.features if features is None else features)
+    labels = _unique_labels(models)
     cases = []
     for target in targets:
         target_cls = TARGETS.get(target)
@@ -66,5 +86,6 @@ def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
                 continue
             check_features(features, backend_cls, target_cls)
             for model in models:
-                cases.append(Case(model, backend, target, features))
+                label = labels[model] if labels[model] != model_label(model) else ""
+                cases.append(Case(model, backend, target, features, label))
     return cases

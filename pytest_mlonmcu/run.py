@@ -213,12 +213,11 @@ class Run:
 
         mode_text = self.config.scoped("validation").get("mode") or self.backend.validation
         mode = ValidationMode.parse(mode_text)
-        if not self.config.scoped("validation").get_bool("enabled", True):
-            return
-        arena = reference_arena(self.model, self.cache)
-        self.reference = reference_outputs(self.model, self.samples, self.cache, arena)
-        self.validation = validate(self.reference, self.output.outputs, mode)
-        self.metrics.update(self.validation.metrics())
+        if self.config.scoped("validation").get_bool("enabled", True):
+            arena = reference_arena(self.model, self.cache)
+            self.reference = reference_outputs(self.model, self.samples, self.cache, arena)
+            self.validation = validate(self.reference, self.output.outputs, mode)
+            self.metrics.update(self.validation.metrics())
         if self.hook is not None:
             for extra in self.hook.pytest_mlonmcu_add_metrics(run=self):
                 if extra:

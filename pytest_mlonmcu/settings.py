@@ -24,6 +24,20 @@ DEFAULT_TARGET_PREFERENCE = ["etiss", "riscv_qemu", "host_x86"]
 MODELS_DIR_ENV = "MLONMCU_MODELS_DIR"
 
 
+def config_values(config: pytest.Config, yml: dict[str, Any]) -> dict[str, str]:
+    """``KEY=VALUE`` settings layered per key: mlonmcu.yml < ini < command line."""
+    values: dict[str, str] = {}
+    raw_yml = yml.get("config")
+    if isinstance(raw_yml, dict):
+        values.update(flatten(raw_yml))
+    elif raw_yml:
+        values.update(parse_assignments(raw_yml, "mlonmcu.yml config"))
+    ini = [line for line in config.getini("mlonmcu_config") if line.strip()]
+    values.update(parse_assignments(ini, "ini mlonmcu_config"))
+    values.update(parse_assignments(config.getoption("mlonmcu_config") or [], "--mlonmcu-config"))
+    return values
+
+
 @dataclass
 class Settings:
     models: list[str]
@@ -59,12 +73,7 @@ class Settings:
             TARGETS.get(name)
         if not targets:
             targets = [next(t for t in DEFAULT_TARGET_PREFERENCE if t in TARGETS)]
-        raw_config, c_src = get("config")
-        values: dict[str, str] = {}
-        if isinstance(raw_config, dict):
-            values = flatten(raw_config)
-        elif raw_config:
-            values = parse_assignments(raw_config, f"mlonmcu config ({c_src})")
+        values = config_values(config, yml)
         until_text, _ = get("until")
         out, _ = get("out")
         json_path, _ = get("json")

@@ -44,7 +44,7 @@ class Mismatch:
 class ValidationResult:
     mode: ValidationMode
     passed: bool
-    max_abs_diff: int
+    max_abs_diff: float
     compared: int
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -73,10 +73,14 @@ class ValidationResult:
             raise ValidationError(self.message())
 
 
+def _value(x) -> str:
+    return f"{float(x):g}" if isinstance(x, np.floating) else str(int(x))
+
+
 def _diff_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
     idx = np.flatnonzero(bad)
     shown = ", ".join(
-        f"[{i}] expected {int(expected.flat[i])} got {int(got.flat[i])}" for i in idx[:6]
+        f"[{i}] expected {_value(expected.flat[i])} got {_value(got.flat[i])}" for i in idx[:6]
     )
     more = f" (+{len(idx) - 6} more)" if len(idx) > 6 else ""
     return f"{len(idx)} of {expected.size} values differ: {shown}{more}"
@@ -104,8 +108,10 @@ def validate(
                 mismatches.append(Mismatch(s, o, f"{len(raw)} bytes, expected {ref.nbytes}"))
                 continue
             got = np.frombuffer(raw, dtype=ref.dtype).reshape(ref.shape)
-            diff = np.abs(got.astype(np.int64) - ref.astype(np.int64))
-            max_abs = max(max_abs, int(diff.max()) if diff.size else 0)
+            # float64 holds every int8..int32 difference exactly and float outputs too
+            diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+            worst = float(diff.max()) if diff.size else 0.0
+            max_abs = max(max_abs, int(worst) if worst.is_integer() else worst)
             if mode.kind == "exact":
                 bad = diff > 0
                 if bad.any():
@@ -116,8 +122,14 @@ def validate(
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
             else:
                 k = mode.value
-                ref_top = set(np.argsort(-ref.reshape(-1).astype(np.int64), kind="stable")[:k])
-                got_top = set(np.argsort(-got.reshape(-1).astype(np.int64), kind="stable")[:k])
+                ref_top = {
+                    int(i)
+                    for i in np.argsort(-ref.reshape(-1).astype(np.float64), kind="stable")[:k]
+                }
+                got_top = {
+                    int(i)
+                    for i in np.argsort(-got.reshape(-1).astype(np.float64), kind="stable")[:k]
+                }
                 if ref_top != got_top:
                     mismatches.append(
                         Mismatch(

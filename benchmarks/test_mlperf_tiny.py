@@ -2,11 +2,13 @@
 
     pytest benchmarks/ -n auto --mlonmcu-target=riscv_qemu --mlonmcu-json=results.json
 
-Host runs also time one invoke through pytest-benchmark (``--benchmark-json`` etc.;
-pytest-benchmark switches itself off under xdist, so run those without ``-n``).
+Host runs of interpreters also time one invoke through pytest-benchmark
+(``--benchmark-json`` etc.; pytest-benchmark switches itself off under xdist, so
+run those without ``-n``).
 """
 
 
-def test_benchmark(mlonmcu_run, benchmark):
+def test_benchmark(mlonmcu_run, request):
     mlonmcu_run.process()
-    mlonmcu_run.measure_latency(benchmark)
+    if mlonmcu_run.can_measure_latency():
+        mlonmcu_run.measure_latency(request.getfixturevalue("benchmark"))

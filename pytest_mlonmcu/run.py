@@ -131,6 +131,10 @@ class Run:
             self.validation.raise_if_failed()
         return self
 
+    def can_measure_latency(self) -> bool:
+        """True when the run's invoke can be timed in this process (host runners)."""
+        return self.artifact is not None and self.artifact.kind == "host_runner"
+
     def measure_latency(self, benchmark: Any) -> float | None:
         """Wall time of one invoke through pytest-benchmark's ``benchmark`` fixture.
 

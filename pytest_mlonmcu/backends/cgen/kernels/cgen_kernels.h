@@ -1,0 +1,175 @@
+/*
+ * cgen_kernels.h - int8 kernels called by code that the cgen backend generates.
+ *
+ * The arithmetic follows TFLite's public quantization scheme (per-channel
+ * multiplier/shift, rounding doubling high multiply, rounding divide by a power
+ * of two), so that results are bit-exact with the TFLite Micro reference kernels.
+ * All shapes and quantization constants are computed by the generator and passed
+ * in constant parameter structs (ROM); the kernels never allocate memory.
+ *
+ * Assumes two's complement integers and arithmetic right shifts of negative
+ * values (true for GCC and Clang on every target the project uses).
+ */
+#ifndef CGEN_KERNELS_H
+#define CGEN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------ */
+/* Fixed-point helpers                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul. (ab + nudge) / 2^31 truncated
+ * toward zero equals floor((ab + 2^30) / 2^31) for both signs of ab. */
+static inline int32_t cgen_srdhm(int32_t a, int32_t b) {
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* gemmlowp RoundingDivideByPOT: round half away from zero, 0 <= e <= 31. */
+static inline int32_t cgen_rdbpot(int32_t x, int e) {
+  const int32_t mask = (int32_t)(((uint32_t)1 << e) - 1u);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double-rounding form). */
+static inline int32_t cgen_mbqm(int32_t x, int32_t multiplier, int shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  return cgen_rdbpot(cgen_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+/* The same result for a positive multiplier and shift <= -1, when the generator
+ * has proven |acc| small enough that x + 2^(r-1) cannot overflow. */
+static inline int32_t cgen_mbqm_fast(int32_t acc, int32_t multiplier, int32_t right) {
+  const int32_t x = (int32_t)(((int64_t)acc * multiplier + ((int64_t)1 << 30)) >> 31);
+  return (x + (int32_t)(1 << (right - 1)) - (int32_t)((uint32_t)x >> 31)) >> right;
+}
+
+static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+  return (int8_t)v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parameter structs                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (as a 1x1 convolution). */
+typedef struct {
+  int16_t batches;
+  int16_t in_h, in_w, in_c;
+  int16_t out_h, out_w, out_c;
+  int16_t k_h, k_w;
+  int16_t stride_h, stride_w, dil_h, dil_w;
+  int16_t pad_top, pad_left;
+  int16_t depth_multiplier; /* depthwise only */
+  /* Output pixels whose window lies fully inside the input: [y_lo,y_hi) x [x_lo,x_hi). */
+  int16_t y_lo, y_hi, x_lo, x_hi;
+  int8_t in_zp, out_zp;  /* input/output zero points */
+  int8_t act_min, act_max;
+  int8_t pair_vertical;  /* pair interior pixels along y instead of x */
+  int8_t requant_fast;   /* all shifts <= -1 and accumulators proven small */
+  int8_t quant_stride;   /* 1: per-channel multipliers, 0: one for all channels */
+  const int8_t *weights; /* optimized: reordered; reference: TFLite layout */
+  const int32_t *bias;   /* optimized: input offset folded in; may be NULL in reference */
+  const int32_t *mult;
+  const int8_t *shift;
+} cgen_conv_params;
+
+typedef struct {
+  int16_t batches, in_h, in_w, channels, out_h, out_w;
+  int16_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+  int16_t act_min, act_max;
+} cgen_pool_params;
+
+typedef struct {
+  int32_t outer, depth;
+  int32_t input_multiplier, input_left_shift, diff_min;
+} cgen_softmax_params;
+
+/* Binary elementwise ops with numpy-style broadcasting over up to 6 dims. */
+#define CGEN_MAX_DIMS 6
+typedef struct {
+  int32_t ndim;
+  int32_t out_dims[CGEN_MAX_DIMS];
+  int32_t in1_strides[CGEN_MAX_DIMS]; /* 0 where input 1 is broadcast */
+  int32_t in2_strides[CGEN_MAX_DIMS];
+  int32_t in1_offset, in2_offset, out_offset;
+  int32_t left_shift;
+  int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+  int32_t act_min, act_max;
+} cgen_binary_params;
+
+typedef struct {
+  int32_t size;
+  int32_t in_zp, out_zp, mult, shift;
+  float scale; /* quantize from float: output scale; dequantize: input scale */
+} cgen_quant_params;
+
+/* LOGISTIC and TANH (int8 -> int8). */
+typedef struct {
+  int32_t size;
+  int32_t in_zp, range_radius, input_multiplier, input_left_shift;
+} cgen_activation_params;
+
+/* MEAN over a contiguous block of axes: input viewed as [outer][reduce][inner]. */
+typedef struct {
+  int32_t outer, reduce, inner;
+  int32_t in_zp, out_zp, mult, shift;
+} cgen_mean_params;
+
+/* PAD on a 4-D view; pad values are given per dimension (before/after). */
+typedef struct {
+  int32_t in_dims[4];
+  int32_t out_dims[4];
+  int32_t before[4];
+  int8_t pad_value;
+} cgen_pad_params;
+
+/* CONCATENATION: output viewed as [outer][sum of chunk sizes]. */
+typedef struct {
+  int32_t num_inputs, outer;
+  const int32_t *chunk; /* bytes per outer step of each input */
+} cgen_concat_params;
+
+/* ------------------------------------------------------------------------ */
+/* Kernels                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Optimized (generator-specialised data layout, folded input offset). */
+void cgen_requant_store(const cgen_conv_params *p, const int32_t *acc, int n, int oc, int8_t *o);
+void cgen_conv_opt(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+void cgen_depthwise_opt(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+void cgen_depthwise_3x3(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+
+/* Reference: plain loops on TFLite's layouts, as TFLite Micro's reference kernels. */
+void cgen_conv_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+void cgen_depthwise_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+void cgen_fc_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+
+void cgen_avg_pool(const cgen_pool_params *p, const int8_t *in, int8_t *out);
+void cgen_max_pool(const cgen_pool_params *p, const int8_t *in, int8_t *out);
+void cgen_softmax(const cgen_softmax_params *p, const int8_t *in, int8_t *out);
+void cgen_add(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_mul(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_requantize(const cgen_quant_params *p, const int8_t *in, int8_t *out);
+void cgen_quantize_f32(const cgen_quant_params *p, const float *in, int8_t *out);
+void cgen_dequantize(const cgen_quant_params *p, const int8_t *in, float *out);
+void cgen_logistic(const cgen_activation_params *p, const int8_t *in, int8_t *out);
+void cgen_tanh(const cgen_activation_params *p, const int8_t *in, int8_t *out);
+void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out);
+void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
+void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
+
+/* gemmlowp fixed-point functions (cgen_fixedpoint.c), raw int32 values. */
+int32_t cgen_exp_on_negative_values(int32_t a, int integer_bits);
+int32_t cgen_one_over_one_plus_x_for_x_in_0_1(int32_t a);
+int32_t cgen_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
+int32_t cgen_saturating_rounding_mul_pot(int32_t x, int exponent);
+
+#endif /* CGEN_KERNELS_H */

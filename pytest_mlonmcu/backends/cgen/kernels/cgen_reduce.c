@@ -1,0 +1,20 @@
+/*
+ * cgen_reduce.c - int8 MEAN over a contiguous block of axes. The generator folds
+ * 1/count into mult/shift the way TFLite does (integer division of the
+ * multiplier), so the result matches TFLite Micro's integer mean.
+ */
+#include "cgen_kernels.h"
+
+void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out) {
+  const int32_t zp_total = p->in_zp * p->reduce;
+  for (int32_t o = 0; o < p->outer; ++o) {
+    const int8_t *block = in + o * p->reduce * p->inner;
+    for (int32_t i = 0; i < p->inner; ++i) {
+      int32_t sum = 0;
+      const int8_t *ip = block + i;
+      for (int32_t r = 0; r < p->reduce; ++r, ip += p->inner) sum += *ip;
+      const int32_t v = cgen_mbqm(sum - zp_total, p->mult, p->shift) + p->out_zp;
+      *out++ = cgen_clamp_i8(v, -128, 127);
+    }
+  }
+}

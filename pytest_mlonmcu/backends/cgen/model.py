@@ -1,0 +1,216 @@
+"""Read a .tflite flatbuffer into a small graph description for the generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tflite
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.TensorType import TensorType
+
+from ...errors import BuildError, ModelError
+
+_OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
+_NUMPY_TYPES = {
+    "FLOAT32": np.float32,
+    "INT32": np.int32,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT16": np.int16,
+    "INT64": np.int64,
+    "BOOL": np.bool_,
+}
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # TFLite type name: "INT8", "INT32", "FLOAT32", ...
+    scales: np.ndarray  # float32, empty when not quantized
+    zero_points: np.ndarray  # int64
+    quantized_dimension: int
+    data: np.ndarray | None  # constant contents (C order), None for activations
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(_NUMPY_TYPES.get(self.dtype, np.int8)).itemsize
+
+    @property
+    def scale(self) -> np.float32:
+        if self.scales.size == 0:
+            raise BuildError(f"cgen: tensor '{self.name}' has no quantization parameters")
+        return np.float32(self.scales[0])
+
+    @property
+    def zero_point(self) -> int:
+        return int(self.zero_points[0]) if self.zero_points.size else 0
+
+
+@dataclass
+class Operator:
+    index: int
+    name: str  # builtin name, e.g. "CONV_2D"
+    inputs: list[int]  # -1 marks an omitted optional input
+    outputs: list[int]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: list[int]
+    outputs: list[int]
+
+
+def _read_options(op_name: str, op: Any) -> dict[str, Any]:
+    """The builtin options the generator needs, as plain values."""
+    table = op.BuiltinOptions()
+    if table is None:
+        return {}
+
+    def init(cls: type) -> Any:
+        obj = cls()
+        obj.Init(table.Bytes, table.Pos)
+        return obj
+
+    if op_name == "CONV_2D":
+        o = init(tflite.Conv2DOptions)
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
+            "activation": o.FusedActivationFunction(),
+        }
+    if op_name == "DEPTHWISE_CONV_2D":
+        o = init(tflite.DepthwiseConv2DOptions)
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
+            "activation": o.FusedActivationFunction(),
+            "depth_multiplier": o.DepthMultiplier(),
+        }
+    if op_name == "FULLY_CONNECTED":
+        o = init(tflite.FullyConnectedOptions)
+        return {"activation": o.FusedActivationFunction(), "weights_format": o.WeightsFormat()}
+    if op_name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        o = init(tflite.Pool2DOptions)
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "filter": (o.FilterHeight(), o.FilterWidth()),
+            "activation": o.FusedActivationFunction(),
+        }
+    if op_name == "SOFTMAX":
+        return {"beta": np.float32(init(tflite.SoftmaxOptions).Beta())}
+    if op_name in ("ADD", "MUL"):
+        cls = tflite.AddOptions if op_name == "ADD" else tflite.MulOptions
+        return {"activation": init(cls).FusedActivationFunction()}
+    if op_name == "CONCATENATION":
+        o = init(tflite.ConcatenationOptions)
+        return {"axis": o.Axis(), "activation": o.FusedActivationFunction()}
+    if op_name == "MEAN":
+        return {"keep_dims": bool(init(tflite.ReducerOptions).KeepDims())}
+    return {}
+
+
+def _read_quantization(t: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64), 0
+    scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
+    zps = (
+        np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64)
+        if q.ZeroPointLength()
+        else np.zeros(scales.size, np.int64)
+    )
+    return scales, zps, q.QuantizedDimension()
+
+
+def _read_data(model: Any, buf: bytes, t: Any, dtype: str, shape: tuple[int, ...]) -> Any:
+    b = model.Buffers(t.Buffer())
+    if b is None:
+        return None
+    if b.Offset() > 1:  # large models keep tensor data after the flatbuffer
+        raw = buf[b.Offset() : b.Offset() + b.Size()]
+    elif b.DataLength() > 0:
+        raw = b.DataAsNumpy().tobytes()
+    else:
+        return None
+    np_type = _NUMPY_TYPES.get(dtype)
+    if np_type is None:
+        raise BuildError(f"cgen: constant tensor of type {dtype} is not supported")
+    arr = np.frombuffer(raw, dtype=np.dtype(np_type).newbyteorder("<"))
+    return arr.astype(np_type).reshape(shape)
+
+
+def read_model(model_bytes: bytes) -> Graph:
+    """Parse the first (and only supported) subgraph of a TFLite model."""
+    try:
+        model = tflite.Model.GetRootAsModel(model_bytes, 0)
+        num_subgraphs = model.SubgraphsLength()
+    except Exception as exc:  # flatbuffers raises assorted errors on garbage
+        raise ModelError(f"cgen: not a TFLite flatbuffer ({exc})") from exc
+    if num_subgraphs != 1:
+        raise BuildError(f"cgen: models with {num_subgraphs} subgraphs are not supported")
+    g = model.Subgraphs(0)
+
+    tensors = []
+    for i in range(g.TensorsLength()):
+        t = g.Tensors(i)
+        dtype = _TYPE_NAMES.get(t.Type(), f"TYPE{t.Type()}")
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        scales, zps, qdim = _read_quantization(t)
+        name = t.Name().decode(errors="replace") if t.Name() else f"t{i}"
+        tensors.append(
+            Tensor(
+                index=i,
+                name=name,
+                shape=shape,
+                dtype=dtype,
+                scales=scales,
+                zero_points=zps,
+                quantized_dimension=qdim,
+                data=_read_data(model, model_bytes, t, dtype, shape),
+            )
+        )
+
+    operators = []
+    for i in range(g.OperatorsLength()):
+        op = g.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+        if name == "CUSTOM":
+            custom = code.CustomCode()
+            name = f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"
+        operators.append(
+            Operator(
+                index=i,
+                name=name,
+                inputs=[int(x) for x in op.InputsAsNumpy()] if op.InputsLength() else [],
+                outputs=[int(x) for x in op.OutputsAsNumpy()] if op.OutputsLength() else [],
+                options=_read_options(name, op),
+            )
+        )
+
+    return Graph(
+        tensors=tensors,
+        operators=operators,
+        inputs=[int(x) for x in g.InputsAsNumpy()],
+        outputs=[int(x) for x in g.OutputsAsNumpy()],
+    )

@@ -1,0 +1,181 @@
+"""TFLite's quantization arithmetic in Python, for generation-time constants.
+
+Every function reproduces the double/float rounding of TFLite (Micro)'s Prepare
+step exactly: the kernels then only see integers, and the results are
+bit-exact with the TFLM reference kernels. Python floats are IEEE doubles;
+float32 steps are done with numpy float32 scalars.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import BuildError
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+# tflite::ActivationFunctionType
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
+
+
+def round_half_away(x: float) -> int:
+    """std::round / TfLiteRound: halves away from zero."""
+    r = math.floor(abs(x) + 0.5)
+    return int(r if x >= 0 else -r)
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """tflite::QuantizeMultiplier: (q31 multiplier, shift) with real = m * 2^(shift-31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * (1 << 31))
+    if q_fixed == 1 << 31:
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if q_fixed > INT32_MAX:
+        raise BuildError(f"cgen: multiplier {real} out of range")
+    return q_fixed, shift
+
+
+def frexp_multiplier(real: float) -> tuple[int, int]:
+    """The frexp form of LOGISTIC/TANH Prepare: no renormalisation of q == 1.0."""
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * (1 << 31))
+    if q_fixed == 1 << 31:  # static_cast<int32_t> wraps this on the reference host
+        q_fixed = INT32_MIN
+    return q_fixed, shift
+
+
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_bits=31) -> int:
+    """tflite::CalculateInputRadius (double form)."""
+    max_input_rescaled = (
+        1.0
+        * ((1 << input_integer_bits) - 1)
+        * (1 << (total_bits - input_integer_bits))
+        / (1 << input_left_shift)
+    )
+    return int(math.floor(max_input_rescaled))
+
+
+def _quantize_float(scale: np.float32, zero_point: int, value: float) -> int:
+    """The static Quantize() of kernel_util.cc: float32 division, round, add zp."""
+    tmp = np.float32(value) / np.float32(scale)
+    return zero_point + round_half_away(float(tmp))
+
+
+def activation_range(activation: int, scale: np.float32, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8 outputs."""
+    qmin, qmax = -128, 127
+    if activation == ACT_NONE:
+        return qmin, qmax
+    if activation == ACT_RELU:
+        return max(qmin, _quantize_float(scale, zero_point, 0.0)), qmax
+    if activation == ACT_RELU6:
+        lo = max(qmin, _quantize_float(scale, zero_point, 0.0))
+        return lo, min(qmax, _quantize_float(scale, zero_point, 6.0))
+    if activation == ACT_RELU_N1_TO_1:
+        lo = max(qmin, _quantize_float(scale, zero_point, -1.0))
+        return lo, min(qmax, _quantize_float(scale, zero_point, 1.0))
+    raise BuildError(f"cgen: fused activation {activation} is not supported")
+
+
+def conv_multipliers(
+    input_scale: np.float32, filter_scales: np.ndarray, output_scale: np.float32, channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) as PopulateConvolutionQuantizationParams.
+
+    effective = double(input_scale) * double(filter_scale[c]) / double(output_scale);
+    a single filter scale is broadcast over all channels.
+    """
+    mults = np.zeros(channels, np.int32)
+    shifts = np.zeros(channels, np.int32)
+    for c in range(channels):
+        fs = filter_scales[c] if filter_scales.size > 1 else filter_scales[0]
+        real = float(input_scale) * float(np.float32(fs)) / float(output_scale)
+        mults[c], shifts[c] = quantize_multiplier(real)
+    return mults, shifts
+
+
+def fc_per_tensor_multiplier(
+    input_scale: np.float32, filter_scale: np.float32, output_scale: np.float32
+) -> tuple[int, int]:
+    """GetQuantizedConvolutionMultipler: the product is rounded to float first."""
+    product = np.float32(input_scale) * np.float32(filter_scale)
+    return quantize_multiplier(float(product) / float(output_scale))
+
+
+def add_params(s1: np.float32, s2: np.float32, s_out: np.float32) -> dict[str, int]:
+    """Multipliers of the int8 ADD (left_shift 20), as TFLM's CalculateOpDataAdd."""
+    left_shift = 20
+    twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
+    m1, sh1 = quantize_multiplier(float(s1) / twice_max)
+    m2, sh2 = quantize_multiplier(float(s2) / twice_max)
+    mo, sho = quantize_multiplier(twice_max / ((1 << left_shift) * float(s_out)))
+    for shift in (sh1, sh2, sho):
+        if shift > 0:
+            raise BuildError("cgen: ADD rescale multiplier >= 1 is not supported")
+    return {
+        "left_shift": left_shift,
+        "in1_mult": m1,
+        "in1_shift": sh1,
+        "in2_mult": m2,
+        "in2_shift": sh2,
+        "out_mult": mo,
+        "out_shift": sho,
+    }
+
+
+def softmax_params(beta: np.float32, input_scale: np.float32) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, diff_min) as TFLM's SoftmaxPrepare (int8)."""
+    scaled_diff_integer_bits = 5
+    real = min(
+        float(beta) * float(input_scale) * (1 << (31 - scaled_diff_integer_bits)),
+        float((1 << 31) - 1),
+    )
+    mult, left_shift = quantize_multiplier(real)
+    if left_shift < 0:
+        raise BuildError("cgen: SOFTMAX input scale too small (multiplier < 1)")
+    diff_min = -calculate_input_radius(scaled_diff_integer_bits, left_shift)
+    return mult, left_shift, diff_min
+
+
+def mean_multiplier(
+    input_scale: np.float32, output_scale: np.float32, count: int
+) -> tuple[int, int]:
+    """Multiplier/shift of the int8 MEAN with 1/count folded in, as QuantizedMeanOrSum."""
+    mult, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    if count <= 0:
+        return mult, shift
+    extra = count.bit_length() - 1  # 63 - CountLeadingZeros(count)
+    extra = min(extra, 32, 31 + shift)
+    mult = (mult << extra) // count  # int64 division of positive values
+    return mult, shift - extra
+
+
+# Integer helpers (bit-exact models of the C kernels, used in tests and range checks).
+
+
+def srdhm(a: int, b: int) -> int:
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    return (a * b + (1 << 30)) >> 31
+
+
+def rdbpot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    left = max(shift, 0)
+    right = max(-shift, 0)
+    shifted = ((x << left) + 2**31) % 2**32 - 2**31  # int32 wrap, as the C code
+    return rdbpot(srdhm(shifted, multiplier), right)

@@ -1,0 +1,215 @@
+"""cgen: every supported operator bit-exact with TFLite Micro, on the host.
+
+Each op model (op_specs.py) is generated in both variants, compiled with
+gcc -Wall -Wextra -Werror together with host_driver.c, and run on seeded random
+int8 inputs; outputs must equal the tflite_micro wheel's exactly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+from cgen_helpers import (
+    assert_bit_exact,
+    build_host,
+    compile_host,
+    edit_model,
+    have_host_gcc,
+    random_inputs,
+    run_host,
+    schema_module,
+    tflm_run,
+)
+from op_specs import OP_SPECS, UNSUPPORTED_SPECS
+
+from pytest_mlonmcu.backends.cgen import generate
+from pytest_mlonmcu.backends.cgen.generator import KERNEL_DIR
+from pytest_mlonmcu.backends.cgen.model import read_model
+from pytest_mlonmcu.errors import BuildError, ModelError, UnsupportedOperatorError, UsageError
+
+VARIANTS = ["optimized", "reference"]
+
+pytestmark = pytest.mark.skipif(not have_host_gcc(), reason="host gcc not found")
+
+
+def check_exact(model: bytes, tmp_path, variant: str, n_sets: int = 4, seed: int = 1):
+    cg, exe = build_host(model, tmp_path, variant)
+    sets = random_inputs(model, n_sets, seed)
+    want = tflm_run(model, sets)
+    got = run_host(exe, sets, want[0])
+    assert_bit_exact(got, want)
+    return cg
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s["name"])
+def test_op_bit_exact(op_models, spec, variant, tmp_path):
+    model = op_models[spec["name"]]
+    cg = check_exact(model, tmp_path, variant)
+    assert cg.ops == [op.name for op in read_model(model).operators]
+    assert cg.arena_lower_bound <= cg.arena_bytes
+
+
+SANITIZED = [
+    "mini_cnn",
+    "mini_resnet_block",
+    "conv_3x3_dil2_same_relu",
+    "conv_10x4_s2_same_relu",
+    "dw_5x5_same",
+    "dw_3x3_tiny_output",
+    "add_broadcast_inputs",
+    "softmax_wide_range",
+    "logistic",
+    "tanh",
+    "mean_hw",
+    "pad_hw",
+    "concat_rows",
+    "float_io_conv",
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", SANITIZED)
+def test_kernels_clean_under_sanitizers(op_models, name, variant, tmp_path):
+    """No undefined behaviour or out-of-bounds access (UBSan + ASan), still exact."""
+    model = op_models[name]
+    cg = generate(model, tmp_path / "gen", variant=variant)
+    flags = ["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-g"]
+    try:
+        exe = compile_host(cg, tmp_path / "app", flags)
+    except AssertionError as exc:
+        if "sanitize" in str(exc) or "asan" in str(exc).lower():
+            pytest.skip("the host compiler has no sanitizer runtime")
+        raise
+    sets = random_inputs(model, 3, seed=2)
+    want = tflm_run(model, sets)
+    assert_bit_exact(run_host(exe, sets, want[0]), want)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_requantize_int8_to_int8(op_models, variant, tmp_path):
+    """QUANTIZE int8 -> int8: the float input of float_io_conv turned into int8."""
+    if schema_module() is None:
+        pytest.skip("tensorflow's flatbuffer schema module is not available")
+
+    def make_int8_input(schema, m):
+        g = m.subgraphs[0]
+        quantize = g.operators[0]
+        src = g.tensors[quantize.inputs[0]]
+        dst = g.tensors[quantize.outputs[0]]
+        src.type = schema.TensorType.INT8
+        src.quantization = schema.QuantizationParametersT()
+        src.quantization.scale = [float(dst.quantization.scale[0]) * 1.7]
+        src.quantization.zeroPoint = [5]
+
+    model = edit_model(op_models["float_io_conv"], make_int8_input)
+    assert read_model(model).operators[0].name == "QUANTIZE"
+    check_exact(model, tmp_path, variant)
+
+
+@pytest.mark.parametrize("spec", UNSUPPORTED_SPECS, ids=lambda s: s["name"])
+def test_unsupported_models_fail_at_generation(op_models, spec, tmp_path):
+    model = op_models[spec["name"]]
+    if spec["op"] is None:  # float model: a type error, not an operator error
+        with pytest.raises(BuildError, match="only int8") as info:
+            generate(model, tmp_path)
+        assert not isinstance(info.value, UnsupportedOperatorError)
+        return
+    with pytest.raises(UnsupportedOperatorError) as info:
+        generate(model, tmp_path)
+    ops = [op.name for op in read_model(model).operators]
+    assert info.value.op == spec["op"]
+    assert info.value.index == ops.index(spec["op"])
+    assert spec["op"] in str(info.value) and "cgen" in str(info.value)
+
+
+def test_hand_edited_operator_is_rejected(op_models, tmp_path):
+    """An operator code changed in the flatbuffer (ADD -> SQUARED_DIFFERENCE) is named."""
+    if schema_module() is None:
+        pytest.skip("tensorflow's flatbuffer schema module is not available")
+
+    def replace_add(schema, m):
+        for code in m.operatorCodes:
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.ADD:
+                code.builtinCode = schema.BuiltinOperator.SQUARED_DIFFERENCE
+                code.deprecatedBuiltinCode = schema.BuiltinOperator.SQUARED_DIFFERENCE
+
+    model = edit_model(op_models["mini_resnet_block"], replace_add)
+    with pytest.raises(UnsupportedOperatorError) as info:
+        generate(model, tmp_path)
+    assert info.value.op == "SQUARED_DIFFERENCE"
+    assert info.value.index == 2
+
+
+def test_bad_inputs_are_reported(op_models, tmp_path):
+    with pytest.raises(UsageError):
+        generate(op_models["softmax_10"], tmp_path, variant="fastest")
+    with pytest.raises(ModelError):
+        generate(b"not a flatbuffer at all", tmp_path)
+
+
+def test_generation_is_deterministic_and_self_contained(op_models, tmp_path):
+    model = op_models["mini_cnn"]
+    a = generate(model, tmp_path / "a")
+    b = generate(model, tmp_path / "b")
+    for sa, sb in zip(a.sources, b.sources, strict=True):
+        assert sa.name == sb.name and sa.read_bytes() == sb.read_bytes()
+    names = {s.name for s in a.sources}
+    assert {"cgen_model.c", "cgen_conv.c", "cgen_depthwise3x3.c", "cgen_requant.c"} <= names
+    assert (tmp_path / "a" / "cgen_kernels.h").read_bytes() == (
+        KERNEL_DIR / "cgen_kernels.h"
+    ).read_bytes()
+    source = (tmp_path / "a" / "cgen_model.c").read_text()
+    init = source[source.index("int mlif_model_init") :].split("\n", 1)[0]
+    assert "return 0;" in init  # setup does nothing at run time
+
+
+def test_requantization_fast_path_matches_reference(tmp_path):
+    """cgen_mbqm_fast == cgen_mbqm == Python model, under the generator's preconditions."""
+    from pytest_mlonmcu.backends.cgen import quant
+
+    rng = np.random.default_rng(7)
+    n = 20000
+    acc = rng.integers(-(2**30) + 1, 2**30, size=n)
+    acc[: n // 2] = rng.integers(-(2**17), 2**17, size=n // 2)  # the common range
+    mult = rng.integers(2**30, 2**31, size=n)
+    shift = rng.integers(-22, 0, size=n)
+    lines = "\n".join(f"{a} {m} {s}" for a, m, s in zip(acc, mult, shift, strict=True))
+    (tmp_path / "cases.txt").write_text(f"{n}\n{lines}\n")
+    (tmp_path / "t.c").write_text(
+        '#include <stdio.h>\n#include "cgen_kernels.h"\n'
+        'int main(void) { int n; long a, m, s; if (scanf("%d", &n) != 1) return 1;\n'
+        '  for (int i = 0; i < n; ++i) { if (scanf("%ld %ld %ld", &a, &m, &s) != 3) return 1;\n'
+        '    printf("%ld %ld\\n", (long)cgen_mbqm((int32_t)a, (int32_t)m, (int)s),\n'
+        "           (long)cgen_mbqm_fast((int32_t)a, (int32_t)m, (int32_t)-s)); }\n  return 0; }\n"
+    )
+    exe = tmp_path / "t"
+    subprocess.run(
+        [
+            "gcc",
+            "-O2",
+            "-std=c99",
+            "-Wall",
+            "-Werror",
+            f"-I{KERNEL_DIR}",
+            str(tmp_path / "t.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
+    out = subprocess.run(
+        [str(exe)],
+        input=(tmp_path / "cases.txt").read_text(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    ref = np.array(out, dtype=np.int64).reshape(n, 2)
+    assert np.array_equal(ref[:, 0], ref[:, 1])
+    for i in range(0, n, 97):
+        assert ref[i, 0] == quant.multiply_by_quantized_multiplier(
+            int(acc[i]), int(mult[i]), int(shift[i])
+        )

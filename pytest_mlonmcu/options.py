@@ -73,6 +73,56 @@ OPTIONS = [
         yml_key="models_dir",
     ),
     Option("board", "boards for @pytest.mark.hardware: NAME[=PORT]", yml_key="boards"),
+    # CI gates (gates.py); mlonmcu.yml's per-run-id budgets are its `budgets:` mapping.
+    Option(
+        "budget",
+        "METRIC<=VALUE budget of every run, e.g. rom_bytes<=128kB (k/M decimal, KiB/MiB "
+        "binary); repeatable",
+        kind="lines",
+    ),
+    Option(
+        "save-baseline",
+        "write the session's metrics as a baseline (JSON keyed by run id) to this path",
+        kind="path",
+        yml_key="save_baseline",
+    ),
+    Option(
+        "compare",
+        "compare every run with this baseline (--mlonmcu-save-baseline or --mlonmcu-json file)",
+        kind="path",
+        yml_key="compare",
+    ),
+    Option(
+        "fail-on",
+        # %% : argparse formats help texts
+        "fail a run that regresses against the baseline: METRIC:+N%% or METRIC:+N, *:+N%% "
+        "for every cost metric (lower is better); comma list, repeatable",
+        yml_key="fail_on",
+    ),
+    # Reports (exporters.py)
+    Option("csv", "write the results table as CSV to this path", kind="path", yml_key="csv"),
+    Option(
+        "markdown",
+        "write the results table as Markdown (deltas with --mlonmcu-compare) to this path",
+        kind="path",
+        yml_key="markdown",
+    ),
+    Option(
+        "plot",
+        "write PNG bar charts (instructions, ROM, RAM per model) into this directory",
+        kind="path",
+        yml_key="plot",
+    ),
+    Option(
+        "columns",
+        "columns of the csv/markdown/terminal tables (metric keys or titles); comma list",
+        yml_key="columns",
+    ),
+    Option(
+        "rename",
+        "rename table columns: OLD=NEW (key or title); comma list, repeatable",
+        yml_key="rename",
+    ),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -80,12 +130,13 @@ OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlonmcu", "TinyML deployment benchmarks (pytest-mlonmcu)")
     for opt in OPTIONS:
+        ini_help = opt.help.replace("%%", "%")  # only argparse %-formats help texts
         if opt.kind in ("list", "lines"):
             group.addoption(opt.flag, action="append", dest=opt.dest, default=None, help=opt.help)
-            parser.addini(opt.ini, opt.help, type="linelist" if opt.kind == "lines" else "args")
+            parser.addini(opt.ini, ini_help, type="linelist" if opt.kind == "lines" else "args")
         else:
             group.addoption(opt.flag, action="store", dest=opt.dest, default=None, help=opt.help)
-            parser.addini(opt.ini, opt.help, type="string")
+            parser.addini(opt.ini, ini_help, type="string")
     group.addoption("--mlonmcu-yml", dest="mlonmcu_yml", default=None, help="path of mlonmcu.yml")
     group.addoption(
         "--mlonmcu-list",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import hookspec, options
+from . import exporters, gates, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
 from .errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
@@ -20,7 +20,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     mlonmcu_target,
     model_resolver,
 )
-from .matrix import expand
+from .matrix import Case, expand
 from .report import summary_table
 from .session import SessionResults, make_record
 from .settings import Settings
@@ -31,8 +31,10 @@ MARKERS = [
     "matrix of this test",
     "hardware(board): needs the named board (skipped unless configured with --mlonmcu-board)",
     "slow: a long test (deselect with -m 'not slow')",
+    gates.MARKER_HELP,
 ]
 OUTCOME_KEY = pytest.StashKey[list]()
+WRITTEN_KEY = pytest.StashKey[list]()  # report files written at sessionfinish
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -49,10 +51,14 @@ def pytest_configure(config: pytest.Config) -> None:
     register_builtin_backends()
     register_builtin_targets()
     register_builtin_features()
-    config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
     try:
+        config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
         settings = Settings.from_pytest(config)
         settings.check_features(known=FEATURES.names())
+        config.stash[gates.GATES_KEY] = gates.GateSettings.from_pytest(config, settings.yml)
+        config.stash[exporters.REPORTS_KEY] = exporters.ReportSettings.from_pytest(
+            config, settings.yml
+        )
     except MlonmcuError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
@@ -88,12 +94,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    # xdist controller: workers compare with the baseline the controller read.
+    gates.configure_node(node)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    # Budgets and baseline rules are checked after the test body, in the process that ran
+    # it, so a violation is this test's failure (the same verdict with or without xdist).
+    result = yield
+    run = item.stash.get(RUN_KEY, None)
+    if run is not None:
+        gates.check_item(item, run)
+    return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("mlonmcu_case") if callspec else None
-    if case is None:
+    if not isinstance(case, Case):  # not a matrix test, or an empty matrix (NOTSET)
         return report
     phases = item.stash.setdefault(OUTCOME_KEY, [])
     phases.append(report)
@@ -108,7 +131,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 outcome = "skipped"
                 reason = _short_reason(rep)
         run = item.stash.get(RUN_KEY, None)
-        item.config.stash[RESULTS_KEY].add(make_record(run, case, outcome, reason, item.nodeid))
+        record = make_record(run, case, outcome, reason, item.nodeid, gates.record_fields(item))
+        item.config.stash[RESULTS_KEY].add(record)
     return report
 
 
@@ -117,7 +141,8 @@ def _short_reason(report: pytest.TestReport) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return crash.message[:2000]
+        # pytest.fail(..., pytrace=False) (e.g. a gate): the message without "Failed: "
+        return crash.message.removeprefix("Failed: ")[:2000]
     return str(report.longrepr)[-2000:]
 
 
@@ -138,6 +163,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = config.stash[SETTINGS_KEY].json_path
     if path is not None:
         results.write_json(path)
+    records = results.sorted_records()
+    gate_settings = config.stash[gates.GATES_KEY]
+    written = []
+    if gate_settings.save_baseline is not None:
+        written += gates.write_baseline(records, gate_settings.save_baseline)
+    written += exporters.write_reports(records, config.stash[exporters.REPORTS_KEY], gate_settings)
+    config.stash[WRITTEN_KEY] = written
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -148,8 +180,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not records or verbosity < -1:
         return
     terminalreporter.write_sep("=", "mlonmcu results")
-    for line in summary_table(records, verbosity):
+    columns = exporters.terminal_columns(records, verbosity, config.stash[exporters.REPORTS_KEY])
+    for line in summary_table(records, verbosity, columns):
         terminalreporter.write_line(line)
     path = config.stash[SETTINGS_KEY].json_path
     if path is not None:
         terminalreporter.write_line(f"results JSON: {path}")
+    for line in config.stash.get(WRITTEN_KEY, []):
+        terminalreporter.write_line(line)
+    gate_lines = gates.summary_lines(records, config.stash[gates.GATES_KEY], verbosity)
+    if gate_lines:
+        terminalreporter.write_sep("=", "mlonmcu gates")
+        for line in gate_lines:
+            terminalreporter.write_line(line)

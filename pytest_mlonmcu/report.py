@@ -1,7 +1,9 @@
-"""The terminal summary table (rows = runs, columns = metrics)."""
+"""Result tables: the column model (shared with exporters.py) and the terminal summary table."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 # (metric key, header) - MLonMCU's column names.
@@ -15,6 +17,15 @@ COLUMNS = [
     ("validation_max_abs_diff", "Max Diff"),
 ]
 QUIET_COLUMNS = {"invoke_instructions", "rom_bytes", "ram_bytes"}
+# Titles of metrics outside the default table (a metric without one is titled by its key).
+METRIC_TITLES = {
+    **dict(COLUMNS),
+    "total_instructions": "Total Instructions",
+    "latency_ms": "Latency [ms]",
+    "macs": "MACs",
+    "param_bytes": "Params",
+    "weights_bytes": "Weights",
+}
 
 
 def _fmt(value: Any) -> str:
@@ -25,8 +36,11 @@ def _fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
+
+
+fmt_value = _fmt
 
 
 def _validation(record: dict[str, Any]) -> str:
@@ -36,40 +50,110 @@ def _validation(record: dict[str, Any]) -> str:
     return f"{record['metrics'].get('validation_mode', '')} " + ("ok" if passed else "FAILED")
 
 
-def summary_table(records: list[dict[str, Any]], verbosity: int = 0) -> list[str]:
-    """Lines of a plain-text table; fewer columns with -q, stage times with -v."""
-    columns = [c for c in COLUMNS if verbosity >= 0 or c[0] in QUIET_COLUMNS]
-    headers = [
-        "Model",
-        "Backend",
-        "Target",
-        "Features",
-        *(h for _, h in columns),
-        "Validation",
-        "Outcome",
-    ]
+def _stage_times(record: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v['seconds']:.2f}" for k, v in record["stages"].items())
+
+
+# Record fields usable as columns: key -> (title, cell value).
+FIELDS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "id": ("Run", lambda r: r["id"]),
+    "nodeid": ("Test", lambda r: r.get("nodeid")),
+    "model": ("Model", lambda r: r["model"]),
+    "backend": ("Backend", lambda r: r["backend"]),
+    "target": ("Target", lambda r: r["target"]),
+    "features": ("Features", lambda r: ",".join(r["features"]) or "-"),
+    "validation": ("Validation", _validation),
+    "outcome": ("Outcome", lambda r: r["outcome"]),
+    "reason": ("Reason", lambda r: r.get("reason") or ""),
+    "stage_times": ("Stage Times [s]", _stage_times),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: a record field (``model``, ``outcome``...) or a metric key."""
+
+    key: str
+    title: str
+    numeric: bool = False
+
+    def value(self, record: dict[str, Any]) -> Any:
+        if self.key in FIELDS:
+            return FIELDS[self.key][1](record)
+        return record.get("metrics", {}).get(self.key)
+
+    def text(self, record: dict[str, Any]) -> str:
+        return _fmt(self.value(record))
+
+
+def field_column(key: str) -> Column:
+    return Column(key, FIELDS[key][0])
+
+
+def metric_column(key: str) -> Column:
+    return Column(key, METRIC_TITLES.get(key, key), numeric=True)
+
+
+def column_named(name: str) -> Column:
+    """A column by key (``rom_bytes``, ``outcome``) or title (``ROM``, case-insensitive);
+    an unknown name is a metric key (a run that lacks it shows ``-``)."""
+    if name in FIELDS:
+        return field_column(name)
+    if name in METRIC_TITLES:
+        return metric_column(name)
+    lowered = name.strip().lower()
+    for key, (title, _) in FIELDS.items():
+        if title.lower() == lowered:
+            return field_column(key)
+    for key, title in METRIC_TITLES.items():
+        if title.lower() == lowered:
+            return metric_column(key)
+    return metric_column(name.strip())
+
+
+def rename_columns(columns: list[Column], renames: dict[str, str]) -> list[Column]:
+    """Apply ``OLD=NEW`` renames; OLD is a column's key or its title."""
+    if not renames:
+        return columns
+    out = []
+    for col in columns:
+        new = renames.get(col.key, renames.get(col.title))
+        out.append(Column(col.key, new, col.numeric) if new else col)
+    return out
+
+
+def default_columns(records: list[dict[str, Any]], verbosity: int = 0) -> list[Column]:
+    """The terminal table: fewer metrics with -q, stage times with -v."""
+    metrics = [metric_column(k) for k, _ in COLUMNS if verbosity >= 0 or k in QUIET_COLUMNS]
+    if verbosity >= 0 and any("latency_ms" in r["metrics"] for r in records):
+        metrics.append(metric_column("latency_ms"))  # host runs timed by pytest-benchmark
+    cols = [field_column(k) for k in ("model", "backend", "target", "features")]
+    cols += metrics + [field_column("validation"), field_column("outcome")]
     if verbosity > 0:
-        headers.append("Stage Times [s]")
-    rows = []
-    for r in records:
-        m = r["metrics"]
-        row = [r["model"], r["backend"], r["target"], ",".join(r["features"]) or "-"]
-        row += [_fmt(m.get(key)) for key, _ in columns]
-        row += [_validation(r), r["outcome"]]
-        if verbosity > 0:
-            row.append(" ".join(f"{k}={v['seconds']:.2f}" for k, v in r["stages"].items()))
-        rows.append(row)
+        cols.append(field_column("stage_times"))
+    return cols
+
+
+def format_table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> list[str]:
+    """Lines of a plain-text table; ``numeric`` columns are right-aligned."""
     widths = [
         max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
         for i, h in enumerate(headers)
     ]
-    numeric = {i for i, h in enumerate(headers) if h in {h2 for _, h2 in columns}}
 
     def line(cells: list[str]) -> str:
         return "  ".join(
             c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(cells)
         ).rstrip()
 
-    out = [line(headers), line(["-" * w for w in widths])]
-    out += [line(row) for row in rows]
-    return out
+    return [line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows]
+
+
+def summary_table(
+    records: list[dict[str, Any]], verbosity: int = 0, columns: list[Column] | None = None
+) -> list[str]:
+    """Lines of the terminal table (``columns``: --mlonmcu-columns/--mlonmcu-rename)."""
+    columns = columns if columns is not None else default_columns(records, verbosity)
+    rows = [[c.text(r) for c in columns] for r in records]
+    numeric = {i for i, c in enumerate(columns) if c.numeric}
+    return format_table([c.title for c in columns], rows, numeric)

@@ -34,7 +34,7 @@ class SessionResults:
         config.workeroutput[WORKER_KEY] = json.dumps(self.records, default=str)  # type: ignore[attr-defined]
 
     def sorted_records(self) -> list[dict[str, Any]]:
-        return sorted(self.records, key=lambda r: r["id"])
+        return sorted(self.records, key=lambda r: (r["id"], r.get("nodeid", "")))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -45,8 +45,13 @@ class SessionResults:
         atomic_write_text(path, self.to_json() + "\n")
 
 
-def make_record(run, case, outcome: str, reason: str, nodeid: str) -> dict[str, Any]:
-    """The JSON record of one test (``run`` may be None when the test never built one)."""
+def make_record(
+    run, case, outcome: str, reason: str, nodeid: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON record of one test (``run`` may be None when the test never built one).
+
+    ``extra`` adds fields, e.g. the gates' ``budgets``, ``comparison``, ``gate_failures``.
+    """
     stages = {}
     metrics: dict[str, Any] = {}
     if run is not None:
@@ -64,4 +69,5 @@ def make_record(run, case, outcome: str, reason: str, nodeid: str) -> dict[str, 
         "stages": stages,
         "metrics": metrics,
         "artifacts": str(run.artifacts_dir) if run is not None else None,
+        **(extra or {}),
     }

@@ -1,4 +1,9 @@
-"""Command line: ``python -m pytest_mlonmcu install etiss [--source SRC] [--apt]``."""
+"""Command line: ``python -m pytest_mlonmcu install {etiss,tflm} ...``.
+
+install etiss [--source SRC] [--install-dir DIR] [--apt]
+install tflm [--target NAME] [--feature cmsisnn] [--config KEY=VALUE] [--source SRC]
+install zephyr [--base DIR] [--source SRC] [--modules DIRS]
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,55 @@ def _install_etiss(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_tflm(args: argparse.Namespace) -> int:
+    from .backends import BACKENDS, register_builtin_backends
+    from .cache import Cache
+    from .config import parse_assignments
+    from .errors import UsageError
+    from .features import check_features, register_builtin_features
+    from .install.tflm import ensure_tflm_library, spec_for_target
+    from .targets import TARGETS, register_builtin_targets
+    from .targets.compiled import CompiledTarget
+
+    register_builtin_backends()
+    register_builtin_targets()
+    register_builtin_features()
+    config = RunConfig(parse_assignments(args.config or [], "--config"))
+    if args.source:
+        config.set("tflm.source", args.source)
+    features = tuple(args.feature or [])
+    target_cls = TARGETS.get(args.target)
+    check_features(features, BACKENDS.get("tflmi"), target_cls)  # cmsisnn: Cortex-M only
+    target = target_cls(config.scoped(args.target), Cache(), features)
+    if not isinstance(target, CompiledTarget) or target.family == "x86":
+        raise UsageError(f"target {args.target}: tflmi runs the tflite-micro wheel there")
+    spec = spec_for_target(target, features)
+    lib = ensure_tflm_library(spec, config.scoped("tflm"), progress=_progress)
+    state = "cached" if lib.cached else f"built in {lib.build_seconds:.0f} s"
+    print(f"tflm[{spec.label}]: ready ({state}): {lib.archive}")
+    return 0
+
+
+def _install_zephyr(args: argparse.Namespace) -> int:
+    from .install.zephyr import ensure_zephyr, missing_host_tools, missing_python_modules
+
+    config = RunConfig()
+    for key in ("base", "source", "modules"):
+        if getattr(args, key):
+            config.set(f"zephyr.{key}", getattr(args, key))
+    install = ensure_zephyr(config.scoped("zephyr"), _progress)
+    print(f"zephyr {install.version}: ready: {install.base} ({install.origin})")
+    for name, path in sorted(install.modules.items()):
+        print(f"  module {name}: {path}")
+    print(f"  west workspace: {install.topdir if install.is_west_workspace else 'no (cmake + ninja)'}")
+    tools, mods = missing_host_tools(), missing_python_modules()
+    if tools:
+        print(f"  missing for builds: apt-get install {' '.join(tools)}")
+    if mods:
+        print(f"  missing for builds: pip install {' '.join(mods)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_mlonmcu")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -46,6 +100,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--apt", action="store_true", help="apt-get install missing build dependencies (root)"
     )
     etiss.set_defaults(func=_install_etiss)
+
+    tflm = components.add_parser(
+        "tflm", help="the TensorFlow Lite Micro library for a target (once per variant)"
+    )
+    tflm.add_argument("--target", default="etiss", help="target whose flags to use (etiss)")
+    tflm.add_argument(
+        "--feature", action="append", help="e.g. cmsisnn (Cortex-M targets); repeatable"
+    )
+    tflm.add_argument(
+        "--config",
+        action="append",
+        metavar="KEY=VALUE",
+        help="target settings, e.g. cortexm_qemu.cpu=cortex-m7; repeatable",
+    )
+    tflm.add_argument(
+        "--source",
+        help="TFLM tarball or directory (default: $MLONMCU_TFLM_SOURCE, "
+        "$MLONMCU_VENDOR_DIR/tflm-90b983c2-src.tar.xz, then upstream at the pinned commit)",
+    )
+    tflm.set_defaults(func=_install_tflm)
+
+    zephyr = components.add_parser(
+        "zephyr", help="Zephyr 4.3.0 and its modules for the zephyr platform (once)"
+    )
+    zephyr.add_argument(
+        "--base", help="use an existing Zephyr (its zephyr/ folder; default: $ZEPHYR_BASE)"
+    )
+    zephyr.add_argument(
+        "--source",
+        help="tarball or workspace directory (default: $MLONMCU_ZEPHYR_SOURCE, "
+        "$MLONMCU_VENDOR_DIR/zephyr-4.3.0-subset.tar.xz, then west init/update from upstream)",
+    )
+    zephyr.add_argument("--modules", help="module folders, ';'-separated (with --base)")
+    zephyr.set_defaults(func=_install_zephyr)
     return parser
 
 

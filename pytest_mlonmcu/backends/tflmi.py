@@ -4,35 +4,77 @@ On host_x86 this is the real interpreter of the ``tflite-micro`` wheel, run in a
 subprocess; callgrind counts its AllocateTensors and Invoke exactly. The arena is
 the smallest with which AllocateTensors succeeds (found by search, cached), or
 ``tflmi.arena_size``.
+
+On the bare-metal targets (riscv and arm families) it is TFLM built from source for the
+target (``install/tflm.py``, one cached library per target variant and feature set) and a
+program made of ``backends/tflm/tflmi_glue.cc`` (mlif.h: init = interpreter construction +
+AllocateTensors, invoke = Invoke), the model as a const array in ROM and a static arena. The
+arena is the smallest that works on that target: a probe build of the same program finds it by
+bisection in one simulator run (cached per model, target and library), or ``tflmi.arena_size``.
+Feature ``cmsisnn`` links the library variant with TFLM's CMSIS-NN kernels.
 """
 
 from __future__ import annotations
 
+import logging
+import shlex
+import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..artifacts import Artifact
 from ..cache import atomic_write_text, hash_key
-from ..errors import BuildError
+from ..config import ComponentConfig
+from ..errors import BuildError, RunError, UnsupportedOperatorError
+from ..targets.compiled import COMMON_DIR
 from . import tflmi_runner
 from .base import Backend
 
 if TYPE_CHECKING:
+    from ..install.tflm import TflmLibrary
     from ..models.model import Model
     from ..targets.base import Target
+    from ..targets.compiled import CompiledTarget
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "backends" / "tflm"))
+TEMPLATES = (
+    "tflmi_glue.cc",
+    "tflmi_glue.h",
+    "tflmi_main.cc",
+    "tflmi_probe.cc",
+    "tflm_debug_log.cc",
+)
+OPS_HEADER = "tflmi_ops.h"  # generated: the resolver's operators
+MODEL_HEADER = "tflmi_model.h"  # generated: arena size
+MODEL_DATA = "tflmi_model_data.cc"  # generated: the model array
+# Upper end of the probe's heap block; it takes the largest block malloc gives below this.
+PROBE_MAX_BYTES = 16 << 20
 
 
 class TflmiBackend(Backend):
     name = "tflmi"
     framework = "tflm"
-    description = "TFLite Micro interpreter (tflite-micro wheel on the host)"
-    families = frozenset({"x86"})
+    description = (
+        "TFLite Micro interpreter (tflite-micro wheel on the host; TFLM built from source on "
+        "bare-metal targets)"
+    )
+    families = frozenset({"x86", "riscv", "arm"})
     validation = "exact"
-    config_keys = {"arena_size": "auto (smallest that works)"}
+    config_keys = {
+        "arena_size": "auto (smallest that works on the target)",
+        "debug_log": "true (TFLM's messages through the harness; false: no vsnprintf)",
+    }
+    features = frozenset({"cmsisnn"})
 
     def unavailable_reason(self) -> str | None:
+        # The wheel runs host_x86 and makes the reference outputs for every target.
         try:
             import tflite_micro  # noqa: F401
         except ImportError:
@@ -41,7 +83,9 @@ class TflmiBackend(Backend):
             )
         return None
 
+    # -- host: the wheel ---------------------------------------------------------------------
     def arena_size(self, model: Model) -> int:
+        """The wheel's (64-bit host) smallest arena, or ``tflmi.arena_size``."""
         configured = self.config.get_int("arena_size")
         if configured:
             return configured
@@ -63,6 +107,11 @@ class TflmiBackend(Backend):
         return int((self.cache.get_or_create("tflmi-arena", key, produce) / "arena").read_text())
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
+        if target.family == "x86":
+            return self._build_wheel(model, work_dir)
+        return self._build_compiled(model, target, work_dir)  # type: ignore[arg-type]
+
+    def _build_wheel(self, model: Model, work_dir: Path) -> Artifact:
         arena = self.arena_size(model)
         work_dir.mkdir(parents=True, exist_ok=True)
         return Artifact(
@@ -78,6 +127,168 @@ class TflmiBackend(Backend):
                 "invoke_function": tflmi_runner.INVOKE_FUNCTION,
             },
         )
+
+    # -- bare-metal targets: TFLM from source -------------------------------------------------
+    def tflm_config(self) -> ComponentConfig:
+        """The ``tflm.*`` settings (tflm.source) of this run."""
+        return ComponentConfig("tflm", self.config._config)  # same run, sibling scope
+
+    def library(self, target: CompiledTarget) -> TflmLibrary:
+        from ..install.tflm import ensure_tflm_library, spec_for_target
+
+        spec = spec_for_target(target, self.features)
+        # Progress goes to the log (shown for failing tests); `python -m pytest_mlonmcu install
+        # tflm --target NAME` builds the same library with the progress on the terminal.
+        return ensure_tflm_library(spec, self.tflm_config(), self.cache, progress=log.info)
+
+    def check_operators(self, model: Model) -> list[str]:
+        """The resolver methods for the model's operators; unknown ones fail the build."""
+        from ..install.tflm import resolver_operators, source_tree
+
+        ops = resolver_operators(source_tree(self.tflm_config(), self.cache, log.info))
+        methods: list[str] = []
+        for index, op in enumerate(model.metadata.ops):
+            if op.startswith("CUSTOM:"):
+                method = ops.custom.get(op.removeprefix("CUSTOM:"))
+                why = "a custom operator that TFLM's MicroMutableOpResolver does not provide"
+            else:
+                method = ops.builtin.get(op)
+                why = "not in TFLM's MicroMutableOpResolver (no Add method registers it)"
+            if method is None:
+                err = UnsupportedOperatorError(op, index, self.name)
+                err.args = (f"{err.args[0]}: {why}",)
+                raise err
+            if method not in methods:
+                methods.append(method)
+        return methods
+
+    def _build_compiled(self, model: Model, target: CompiledTarget, work_dir: Path) -> Artifact:
+        from ..install.tflm import compile_with_library
+
+        methods = self.check_operators(model)  # before the (long) library build
+        lib = self.library(target)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for name in TEMPLATES:
+            shutil.copy2(TEMPLATE_DIR / name, work_dir / name)  # a self-contained build dir
+        atomic_write_text(work_dir / OPS_HEADER, ops_header(model, methods))
+        write_model_data(model, work_dir / MODEL_DATA)
+        # The part that needs TFLM's headers is slow to compile (~10 s): once per operator set
+        # and library, with the library's flags, so targets sharing the library share it too.
+        glue, glue_cmd = compile_with_library(
+            lib,
+            work_dir / "tflmi_glue.cc",
+            [work_dir / "tflmi_glue.h", work_dir / OPS_HEADER, COMMON_DIR / "mlif.h"],
+            self.cache,
+        )
+        atomic_write_text(
+            work_dir / "tflmi_glue_command.sh", "#!/bin/sh\n" + shlex.join(glue_cmd) + "\n"
+        )
+        configured = self.config.get_int("arena_size")
+        arena = configured or self.probe_arena(model, target, lib, glue, work_dir)
+        atomic_write_text(work_dir / MODEL_HEADER, model_header(model, arena))
+        artifact = self.program(lib, glue, work_dir, "tflmi_main.cc")
+        artifact.metrics.update(
+            {
+                "arena_bytes": arena,
+                "tflm_library_cached": lib.cached,
+                "tflm_library_build_seconds": lib.build_seconds,
+                "tflm_library": lib.key,
+            }
+        )
+        return artifact
+
+    def program(self, lib: TflmLibrary, glue: Path, src_dir: Path, main: str) -> Artifact:
+        """A tflmi program: ``main`` (tflmi_main.cc or the probe), DebugLog, the model data."""
+        debug_log = self.config.get_bool("debug_log", True)
+        return Artifact(
+            backend=self.name,
+            directory=src_dir,
+            sources=[src_dir / main, src_dir / "tflm_debug_log.cc", src_dir / MODEL_DATA],
+            include_dirs=[src_dir, *lib.include_dirs],
+            defines={**lib.defines, "MLIF_TFLM_DEBUG_LOG": "1" if debug_log else "0"},
+            libraries=[glue, lib.archive],
+            # Same C++ dialect as the library (no RTTI/exceptions, no unwind tables).
+            extra_cflags=[*lib.cxxflags, "-fno-unwind-tables", "-fno-asynchronous-unwind-tables"],
+        )
+
+    def probe_arena(
+        self, model: Model, target: CompiledTarget, lib: TflmLibrary, glue: Path, work_dir: Path
+    ) -> int:
+        """The smallest arena AllocateTensors accepts on ``target`` (one probe run, cached)."""
+        from ..samples import SampleSet
+
+        templates = [TEMPLATE_DIR / n for n in TEMPLATES]
+        key = hash_key(
+            "tflmi-target-arena-v1", model.sha256, target.identity(), lib.key, *templates
+        )
+
+        def produce(tmp: Path) -> None:
+            probe_dir = work_dir / "arena_probe"
+            if probe_dir.exists():
+                shutil.rmtree(probe_dir)
+            src = probe_dir / "src"
+            src.mkdir(parents=True)
+            (probe_dir / "run").mkdir()  # targets expect their stage dirs to exist
+            for f in work_dir.iterdir():
+                if f.is_file():
+                    shutil.copy2(f, src / f.name)
+            atomic_write_text(src / MODEL_HEADER, model_header(model, 0))
+            artifact = self.program(lib, glue, src, "tflmi_probe.cc")
+            zeros = [np.zeros(t.shape, dtype=t.dtype) for t in model.metadata.inputs]
+            try:
+                program = target.compile(artifact, SampleSet([zeros]), probe_dir / "compile")
+                output = target.run(program, probe_dir / "run")
+            except RunError as exc:
+                raise BuildError(
+                    f"tflmi: the arena probe failed on {target.name} (set tflmi.arena_size to "
+                    f"skip it):\n{exc}"
+                ) from exc
+            found = output.metrics.get("tflm_arena_min")
+            if not found:
+                raise BuildError(f"tflmi: the arena probe on {target.name} reported no arena size")
+            atomic_write_text(tmp / "arena", str(found))
+
+        entry = self.cache.get_or_create("tflmi-target-arena", key, produce)
+        return int((entry / "arena").read_text())
+
+
+def ops_header(model: Model, methods: list[str]) -> str:
+    ops = " \\\n".join(f"  X({m})" for m in methods)
+    return (
+        f"/* Generated by pytest-mlonmcu (backend tflmi): the operators of {model.name}. */\n"
+        "#ifndef TFLMI_OPS_H\n#define TFLMI_OPS_H\n\n"
+        "/* One MicroMutableOpResolver method per operator of the model. */\n"
+        f"#define MLIF_TFLM_OP_COUNT {len(methods)}\n"
+        f"#define MLIF_TFLM_OPERATORS(X) \\\n{ops}\n\n"
+        "#endif /* TFLMI_OPS_H */\n"
+    )
+
+
+def model_header(model: Model, arena: int) -> str:
+    return (
+        f"/* Generated by pytest-mlonmcu (backend tflmi) for {model.name}. */\n"
+        "#ifndef TFLMI_MODEL_H\n#define TFLMI_MODEL_H\n\n"
+        f"#define MLIF_TFLM_ARENA_SIZE {arena}\n"
+        f"#define MLIF_TFLM_MODEL_BYTES {len(model.data)}\n"
+        "/* The arena probe takes the largest heap block below this. */\n"
+        f"#define MLIF_TFLM_PROBE_MAX {PROBE_MAX_BYTES}u\n\n"
+        "#endif /* TFLMI_MODEL_H */\n"
+    )
+
+
+def write_model_data(model: Model, path: Path) -> None:
+    """The .tflite as a const array (ROM), aligned 16 as TFLM wants its flatbuffer."""
+    data = model.data
+    rows = [",".join(str(b) for b in data[i : i + 32]) + "," for i in range(0, len(data), 32)]
+    text = (
+        f"/* Generated by pytest-mlonmcu: {model.path.name} ({len(data)} bytes, sha256 "
+        f"{model.sha256[:16]}...). */\n"
+        '#include "tflmi_glue.h"\n\n'
+        f"alignas(16) const unsigned char mlif_tflm_model[{len(data)}] = {{\n"
+        + "\n".join(rows)
+        + "\n};\n"
+    )
+    atomic_write_text(path, text)
 
 
 def wheel_version() -> str:

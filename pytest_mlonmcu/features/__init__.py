@@ -39,3 +39,7 @@ def check_features(features: tuple[str, ...], backend: type[Backend], target: ty
 
 def register_builtin_features() -> None:
     """Built-in features register here (one module per feature)."""
+    from .cmsisnn import CmsisNN
+
+    for cls in (CmsisNN,):
+        FEATURES.register(cls, replace=True)

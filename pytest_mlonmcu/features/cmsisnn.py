@@ -1,0 +1,39 @@
+"""cmsisnn: TFLM's CMSIS-NN kernels instead of its reference kernels (Cortex-M only).
+
+The ``tflmi`` backend builds a separate TFLM library for it, where
+``tensorflow/lite/micro/kernels/cmsis_nn/*.cc`` replace the reference kernels of the same name
+and CMSIS-NN itself is compiled in. CMSIS-NN picks its DSP/MVE code paths from the core's
+compiler flags (``-mcpu=cortex-m4/m7/m33`` give DSP; cortex-m3 gets the plain C paths).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import Feature
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from ..targets.base import Target
+
+
+class CmsisNN(Feature):
+    name = "cmsisnn"
+    description = "TFLM's CMSIS-NN kernels (Arm Cortex-M targets, backend tflmi)"
+
+    @classmethod
+    def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
+        if cls.name not in backend.features:
+            from ..backends import BACKENDS
+
+            users = ", ".join(b.name for b in BACKENDS if cls.name in b.features) or "none"
+            return (
+                f"CMSIS-NN kernels are a TFLite Micro option that backend {backend.name} does "
+                f"not have (backends with it: {users})"
+            )
+        if target.family != "arm":
+            return (
+                f"CMSIS-NN is Arm's kernel library for Cortex-M cores; target {target.name} is "
+                f"{target.family or 'not Arm'} (use cortexm_qemu or stm32f4_qemu)"
+            )
+        return None

@@ -29,6 +29,7 @@ from ..errors import RunError, UsageError
 from ..install.etiss import EtissInstall, ensure_etiss, etiss_unavailable_reason
 from ..protocol import parse_harness_output
 from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
+from .riscv import ARCHES, CXX_HEADERS, MCAUSE_NAMES, RiscvArch, cxx_header_flags
 from .toolchain import Toolchain
 
 if TYPE_CHECKING:
@@ -38,21 +39,7 @@ log = logging.getLogger(__name__)
 
 ETISS_DIR = HARNESS_DIR / "etiss"
 PICOLIBC_SPECS = Path("/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs")
-# C++ headers: Debian has none for riscv64-unknown-elf; arm-none-eabi's work (ARM parts are
-# behind __ARM_EABI__). Used only when present.
-CXX_HEADERS = [
-    Path("/usr/include/newlib/c++/12.2.1"),
-    Path("/usr/include/newlib/c++/12.2.1/arm-none-eabi"),
-]
 
-# -march/-mabi per etiss.arch (ETISS's RV32IMACFD model covers all of them).
-ARCHES = {
-    "rv32gc": ("rv32gc", "ilp32d"),
-    "rv32imafc": ("rv32imafc", "ilp32f"),
-    "rv32imac": ("rv32imac", "ilp32"),
-    "rv32imc": ("rv32imc", "ilp32"),
-    "rv32im": ("rv32im", "ilp32"),
-}
 # Must match harness/etiss/target_etiss.c; the logger owns addr & mask == addr.
 LOGGER_ADDR = 0x80000000
 LOGGER_MASK = 0xF0000000
@@ -60,21 +47,6 @@ LOGGER_MASK = 0xF0000000
 TRAP_LINE = re.compile(
     r"MLIF error trap mcause=0x([0-9a-fA-F]+) mepc=0x([0-9a-fA-F]+) mtval=0x([0-9a-fA-F]+)"
 )
-MCAUSES = {
-    0: "instruction address misaligned",
-    1: "instruction access fault",
-    2: "illegal instruction",
-    3: "breakpoint",
-    4: "load address misaligned",
-    5: "load access fault",
-    6: "store/AMO address misaligned",
-    7: "store/AMO access fault",
-    8: "environment call from U-mode",
-    11: "environment call from M-mode",
-    12: "instruction page fault",
-    13: "load page fault",
-    15: "store/AMO page fault",
-}
 # Conversions whose ETISS implementation passes the instruction's rm field to softfloat without
 # resolving DYN (7) through frm: DYN then rounds up (towards +inf) instead of frm's mode. GCC
 # emits DYN for C casts to float ((float)double, (float)int) and for lrint-style conversions.
@@ -136,15 +108,16 @@ class Etiss(CompiledTarget):
         return ensure_etiss(self.config, progress=log.info)
 
     # -- compile ------------------------------------------------------------------------
-    def arch(self) -> tuple[str, str]:
+    def arch(self) -> RiscvArch:
         return ARCHES[self.config.get_choice("arch", ARCHES, "rv32gc")]
 
     def toolchain(self) -> Toolchain:
-        march, mabi = self.arch()
+        arch = self.arch()
+        march, mabi = arch.march, arch.mabi
         cxx = ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics"]
         cxx += ["-fno-use-cxa-atexit"]
         if all(d.is_dir() for d in CXX_HEADERS):
-            cxx += ["-nostdinc++", *[a for d in CXX_HEADERS for a in ("-isystem", str(d))]]
+            cxx += cxx_header_flags()
         return Toolchain(
             prefix="riscv64-unknown-elf-",
             cflags=[
@@ -170,7 +143,7 @@ class Etiss(CompiledTarget):
 
     def compile(self, artifact: Artifact, samples: SampleSet, work_dir: Path) -> Program:
         program = super().compile(artifact, samples, work_dir)
-        if self.config.get_bool("fix_rounding", True) and self.arch()[1] != "ilp32":
+        if self.config.get_bool("fix_rounding", True) and self.arch().mabi != "ilp32":
             patched = patch_dynamic_rounding(program.path)
             if patched:
                 # compile_commands.sh rebuilds the unpatched ELF: say what differs.
@@ -293,7 +266,7 @@ class Etiss(CompiledTarget):
         if mcause & 0x80000000:
             what = f"interrupt {mcause & 0x7FFFFFFF}"
         else:
-            what = MCAUSES.get(mcause, "unknown cause")
+            what = MCAUSE_NAMES.get(mcause, "unknown cause")
         where = describe_address(program.path, mepc)
         raise RunError(
             self.failure(
@@ -325,7 +298,7 @@ class Etiss(CompiledTarget):
         )
 
     def identity(self) -> dict[str, str]:
-        return {"target": self.name, "arch": self.arch()[0]}
+        return {"target": self.name, "arch": self.arch().march}
 
 
 def patch_dynamic_rounding(elf: Path) -> list[int]:

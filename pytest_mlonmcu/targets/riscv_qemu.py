@@ -12,57 +12,19 @@ Config keys (``riscv_qemu.<key>``): ``arch`` (ISA variant, see ``ARCHES``),
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import Program
 from .compiled import HARNESS_DIR
 from .qemu_common import QemuTarget, gcc_finds, size_setting
+from .riscv import ARCHES, MCAUSE_NAMES, RiscvArch, cxx_header_flags
 from .toolchain import Toolchain
 
 RISCV_DIR = HARNESS_DIR / "riscv"
-# No libstdc++ for riscv64-unknown-elf in Debian: C++ uses the arm-none-eabi libstdc++
-# headers (their ARM-specific parts sit behind __ARM_EABI__), without exceptions/RTTI.
-CXX_HEADERS = Path("/usr/include/newlib/c++/12.2.1")
 PICOLIBC_INCLUDE = Path("/usr/lib/picolibc/riscv64-unknown-elf/include")
 VIRT_RAM_BASE = 0x80000000
 VIRT_DEFAULT_MEMORY = 128 * 1024 * 1024  # QEMU virt's default -m
 VIRT_FDT_ROOM = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RiscvArch:
-    march: str
-    mabi: str
-    # Extensions switched off in QEMU's CPU, so code built for a smaller ISA
-    # that still contains a missing instruction traps instead of running.
-    qemu_cpu: str
-
-
-ARCHES: dict[str, RiscvArch] = {
-    "rv32gc": RiscvArch("rv32gc", "ilp32d", "rv32"),
-    "rv32imafc": RiscvArch("rv32imafc", "ilp32f", "rv32,d=false"),
-    "rv32imac": RiscvArch("rv32imac", "ilp32", "rv32,f=false,d=false"),
-    # Like the esp32c3 core (no atomics, no FPU).
-    "rv32imc": RiscvArch("rv32imc", "ilp32", "rv32,a=false,f=false,d=false"),
-    "rv32im": RiscvArch("rv32im", "ilp32", "rv32,a=false,f=false,d=false,c=false"),
-}
-
-MCAUSE_NAMES = {
-    0: "instruction address misaligned",
-    1: "instruction access fault",
-    2: "illegal instruction",
-    3: "breakpoint",
-    4: "load address misaligned",
-    5: "load access fault",
-    6: "store/AMO address misaligned",
-    7: "store/AMO access fault",
-    8: "environment call from U-mode",
-    11: "environment call from M-mode",
-    12: "instruction page fault",
-    13: "load page fault",
-    15: "store/AMO page fault",
-}
 
 
 class RiscvQemu(QemuTarget):
@@ -132,11 +94,7 @@ class RiscvQemu(QemuTarget):
                 "-fno-exceptions",
                 "-fno-rtti",
                 "-fno-threadsafe-statics",
-                "-nostdinc++",
-                "-isystem",
-                str(CXX_HEADERS),
-                "-isystem",
-                str(CXX_HEADERS / "arm-none-eabi"),
+                *cxx_header_flags(),
                 "-isystem",
                 str(PICOLIBC_INCLUDE),
             ],

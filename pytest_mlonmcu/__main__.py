@@ -74,7 +74,9 @@ def _install_zephyr(args: argparse.Namespace) -> int:
     print(f"zephyr {install.version}: ready: {install.base} ({install.origin})")
     for name, path in sorted(install.modules.items()):
         print(f"  module {name}: {path}")
-    print(f"  west workspace: {install.topdir if install.is_west_workspace else 'no (cmake + ninja)'}")
+    print(
+        f"  west workspace: {install.topdir if install.is_west_workspace else 'no (cmake + ninja)'}"
+    )
     tools, mods = missing_host_tools(), missing_python_modules()
     if tools:
         print(f"  missing for builds: apt-get install {' '.join(tools)}")

@@ -605,7 +605,7 @@ def spec_for_target(target: CompiledTarget, features: Sequence[str] = ()) -> Lib
     headers are fixed per toolchain, so targets that generate the same code (etiss and
     riscv_qemu, both rv32gc) share one library.
     """
-    from ..targets.riscv_qemu import CXX_HEADERS, PICOLIBC_INCLUDE
+    from ..targets.riscv import PICOLIBC_INCLUDE, cxx_header_flags
 
     tc = target.toolchain()
     ident = target.identity()
@@ -618,9 +618,7 @@ def spec_for_target(target: CompiledTarget, features: Sequence[str] = ()) -> Lib
         # No C++ library for riscv64-unknown-elf in Debian: arm-none-eabi's headers work
         # (their ARM-specific parts sit behind __ARM_EABI__).
         system = ("--specs=picolibc.specs",)
-        cxx_system = ("-nostdinc++",)
-        for d in (CXX_HEADERS, CXX_HEADERS / "arm-none-eabi", PICOLIBC_INCLUDE):
-            cxx_system += ("-isystem", str(d))
+        cxx_system = (*cxx_header_flags(), "-isystem", str(PICOLIBC_INCLUDE))
     elif tc.prefix == "arm-none-eabi-":
         system, cxx_system = ("--specs=nano.specs",), ()
     else:

@@ -49,5 +49,8 @@ CXX_HEADERS = [
 ]
 
 
+PICOLIBC_INCLUDE = Path("/usr/lib/picolibc/riscv64-unknown-elf/include")
+
+
 def cxx_header_flags() -> list[str]:
     return ["-nostdinc++", *[a for d in CXX_HEADERS for a in ("-isystem", str(d))]]

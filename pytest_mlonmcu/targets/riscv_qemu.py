@@ -17,11 +17,10 @@ from pathlib import Path
 from ..artifacts import Program
 from .compiled import HARNESS_DIR
 from .qemu_common import QemuTarget, gcc_finds, size_setting
-from .riscv import ARCHES, MCAUSE_NAMES, RiscvArch, cxx_header_flags
+from .riscv import ARCHES, MCAUSE_NAMES, PICOLIBC_INCLUDE, RiscvArch, cxx_header_flags
 from .toolchain import Toolchain
 
 RISCV_DIR = HARNESS_DIR / "riscv"
-PICOLIBC_INCLUDE = Path("/usr/lib/picolibc/riscv64-unknown-elf/include")
 VIRT_RAM_BASE = 0x80000000
 VIRT_DEFAULT_MEMORY = 128 * 1024 * 1024  # QEMU virt's default -m
 VIRT_FDT_ROOM = 16 * 1024 * 1024

@@ -10,6 +10,7 @@ program, run log, metrics.json) so a run can be reproduced by hand.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import time
@@ -144,9 +145,9 @@ class Run:
         benchmark.extra_info.update({"mlonmcu_id": self.id, **self.metrics})
         if self.artifact is None or self.artifact.kind != "host_runner" or self.samples is None:
             return None
-        from .backends.tflmi_runner import interpreter_with_inputs
-
-        interp = interpreter_with_inputs(self.artifact.runner, self.samples.inputs[0])
+        # Every host runner module offers interpreter_with_inputs(runner, inputs) -> .invoke()
+        runner = importlib.import_module(self.artifact.runner["module"])
+        interp = runner.interpreter_with_inputs(self.artifact.runner, self.samples.inputs[0])
         benchmark(interp.invoke)
         stats = getattr(getattr(benchmark, "stats", None), "stats", None)
         if stats is None:  # benchmarking disabled (e.g. under xdist): no figure

@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
   qemu-system-misc qemu-system-arm libglib2.0-dev
   libboost-filesystem-dev libboost-system-dev libboost-program-options-dev
+  device-tree-compiler ninja-build gperf
 )
 
 missing=()
@@ -35,7 +36,8 @@ fi
 
 # Python environment: reinstalled only when pyproject.toml changes.
 stamp="$VENV/.mlonmcu-stamp"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+EXTRAS="zoo,dev,boards,tvm"
+want="$( (sha256sum "$ROOT/pyproject.toml"; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   python3 -m venv "$VENV"
@@ -43,7 +45,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python dependencies (first time: several minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[zoo,dev]"
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
   echo "$want" > "$stamp"
 fi
 

@@ -14,3 +14,11 @@ def register_builtin_backends() -> None:
 
     for cls in (TflmiBackend, CgenBackend):
         BACKENDS.register(cls, replace=True)
+    # TVM backends: their modules import no TVM; without apache-tvm they report
+    # unavailable_reason() (a skip) instead of failing.
+    from .tvmaot import TvmAotBackend
+    from .tvmaotplus import TvmAotPlusBackend
+    from .tvmrt import TvmRtBackend
+
+    for cls in (TvmAotBackend, TvmAotPlusBackend, TvmRtBackend):
+        BACKENDS.register(cls, replace=True)

@@ -40,6 +40,7 @@ def check_features(features: tuple[str, ...], backend: type[Backend], target: ty
 def register_builtin_features() -> None:
     """Built-in features register here (one module per feature)."""
     from .cmsisnn import CmsisNN
+    from .tvm_features import Autotune, LayoutNchw, ScheduleNone
 
-    for cls in (CmsisNN,):
+    for cls in (CmsisNN, LayoutNchw, ScheduleNone, Autotune):
         FEATURES.register(cls, replace=True)

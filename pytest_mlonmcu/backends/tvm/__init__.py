@@ -1,0 +1,50 @@
+"""TVM backends on Apache TVM 0.27 (Relax): tvmaot, tvmaotplus (static C executors), tvmrt.
+
+Modules that import TVM (compile.py, intpath.py, lowering.py, schedules.py, executor.py,
+tuning.py, rt_runner.py) run only in a subprocess; the rest of the package (options.py,
+backend.py, planner.py, quant.py) is importable without TVM.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+UNAVAILABLE = "apache-tvm is not installed (pip install 'pytest-mlonmcu[tvm]')"
+
+
+def tvm_unavailable_reason() -> str | None:
+    if importlib.util.find_spec("tvm") is None or importlib.util.find_spec("tflite") is None:
+        return UNAVAILABLE
+    return None
+
+
+def tvm_version() -> str:
+    try:
+        return importlib.metadata.version("apache-tvm")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def _package_include(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "include"
+    return path if path.is_dir() else None
+
+
+def tvm_include_dirs() -> list[Path]:
+    """The wheels' headers that TVM's C kernels include (tvm/runtime/*, tvm/ffi/*, dlpack)."""
+    return [p for p in (_package_include("tvm"), _package_include("tvm_ffi")) if p is not None]
+
+
+def rt_runner_info() -> dict[str, str]:
+    """The host-runner description of tvmrt (see rt_runner.py; no TVM import here)."""
+    return {
+        "module": f"{__name__}.rt_runner",
+        "setup_function": "mlif_tvmrt_setup",
+        "invoke_function": "mlif_tvmrt_invoke",
+    }

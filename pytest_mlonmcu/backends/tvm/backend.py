@@ -1,0 +1,150 @@
+"""What tvmaot and tvmaotplus share: options from config and features, the cached
+compilation in a subprocess, and the artifact (kernels + executor + runtime shim)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from ...artifacts import Artifact
+from ...cache import Cache, hash_key
+from ...config import ComponentConfig
+from ...errors import BuildError
+from ..base import Backend
+from . import RUNTIME_DIR, tvm_include_dirs, tvm_unavailable_reason, tvm_version
+from .compile import EXIT_ERROR  # (compile.py imports TVM only inside its functions)
+from .options import TvmOptions
+
+if TYPE_CHECKING:
+    from ...models.model import Model
+    from ...targets.base import Target
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Bump when the generated code changes in a way the source digest cannot see.
+BUILD_FORMAT = 1
+COMPILE_TIMEOUT = 3600
+FLOAT_VALIDATION = "topk=1"
+
+# Feature names (features/tvm_features.py registers them).
+LAYOUT_NCHW = "layout_nchw"
+SCHEDULE_NONE = "schedule_none"
+AUTOTUNE = "autotune"
+
+
+def source_digest() -> str:
+    """Digest of this package's sources: editing the compiler invalidates cached builds."""
+    h = hashlib.sha256()
+    for path in sorted([*PACKAGE_DIR.glob("*.py"), *RUNTIME_DIR.glob("*")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_compile(
+    name: str, model: Path, options: TvmOptions, out: Path, module: str = "compile"
+) -> dict:
+    """Run ``python -m pytest_mlonmcu.backends.tvm.<module>``; BuildError with TVM's message."""
+    cmd = [sys.executable, "-m", f"{__package__}.{module}", str(model), str(out), options.to_json()]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(
+            f"{name}: the TVM compilation timed out after {COMPILE_TIMEOUT} s"
+        ) from exc
+    if proc.returncode == EXIT_ERROR and (out / "error.json").is_file():
+        err = json.loads((out / "error.json").read_text())
+        raise BuildError(f"{name}: {err['message']}")
+    if proc.returncode != 0:
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        tail = "\n".join(proc.stderr.strip().splitlines()[-25:])
+        raise BuildError(f"{name}: the TVM compilation failed ({how}):\n{tail}")
+    return json.loads((out / "manifest.json").read_text())
+
+
+class TvmAotBase(Backend):
+    """A static C executor over TVM-generated kernels (see backends/tvm/executor.py)."""
+
+    framework = "tvm"
+    arena: ClassVar[bool] = False
+    features = frozenset({LAYOUT_NCHW, SCHEDULE_NONE, AUTOTUNE})
+    config_keys = {
+        "int8": "true (integer path, bit-exact with TFLM; false: TVM's float path)",
+        "unroll": "8 (unroll factor of the innermost reduction loop; feature autotune searches it)",
+        "schedule": "inline (or none: kernels as legalized, with workspaces)",
+        "inline_pad": "true (padding read inside the conv kernel; false: a padded copy, more RAM)",
+        "tune_trials": "5 (candidates measured on the target with feature autotune)",
+    }
+
+    def __init__(
+        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(config, cache, features)
+        # The float path differs from TFLM by tens of quantization steps (facts: up to 37
+        # on aww, 84 measured on resnet): compare the top class only.
+        self.validation = "exact" if self.options().int8 else FLOAT_VALIDATION
+
+    def unavailable_reason(self) -> str | None:
+        reason = tvm_unavailable_reason()
+        return f"backend {self.name}: {reason}" if reason else None
+
+    def options(self) -> TvmOptions:
+        schedule = self.config.get_choice("schedule", ["inline", "none"], "inline")
+        if SCHEDULE_NONE in self.features:
+            schedule = "none"
+        return TvmOptions(
+            int8=self.config.get_bool("int8", True),
+            arena=self.arena,
+            layout="NCHW" if LAYOUT_NCHW in self.features else "NHWC",
+            schedule=schedule,
+            inline_pad=self.config.get_bool("inline_pad", True),
+            unroll=getattr(self, "_tuned_unroll", None) or self.config.get_int("unroll", 8) or 1,
+        )
+
+    # -- tuning (feature autotune) --------------------------------------------------------
+    def tune(self, model: Model, target: Target, work_dir: Path) -> None:
+        if AUTOTUNE not in self.features:
+            return
+        from .tuning import tune_cached
+
+        self._tuned_unroll = tune_cached(self, model, target, work_dir)
+
+    # -- build ------------------------------------------------------------------------------
+    def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
+        artifact = self.build_with(self.options(), model, work_dir)
+        if AUTOTUNE in self.features:
+            artifact.metrics["tvm_tuned_unroll"] = self.options().unroll
+        return artifact
+
+    def build_with(self, opts: TvmOptions, model: Model, work_dir: Path) -> Artifact:
+        """The artifact for ``opts`` (cached by content hash: model, options, TVM, compiler)."""
+        key = hash_key(
+            "tvm-build", BUILD_FORMAT, model.sha256, opts.as_dict(), tvm_version(), source_digest()
+        )
+
+        def produce(tmp: Path) -> None:
+            run_compile(self.name, model.path, opts, tmp / "out")
+
+        entry = self.cache.get_or_create("tvm-build", key, produce) / "out"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for f in entry.iterdir():
+            shutil.copy2(f, work_dir / f.name)
+        manifest = json.loads((work_dir / "manifest.json").read_text())
+        metrics = dict(manifest["metrics"])
+        for stage, seconds in manifest["timings"].items():
+            metrics[f"tvm_{stage}_seconds"] = seconds
+        return Artifact(
+            backend=self.name,
+            directory=work_dir,
+            sources=[
+                work_dir / "kernels.c",
+                work_dir / "executor.c",
+                RUNTIME_DIR / "tvmaot_shim.c",
+            ],
+            include_dirs=[RUNTIME_DIR, *tvm_include_dirs()],
+            metrics=metrics,
+        )

@@ -1,0 +1,73 @@
+"""tvmrt: the real TVM runtime (Relax VM) on the host, model built with the LLVM target.
+
+The model is imported and rewritten as for tvmaot (``tvmrt.int8``), then built with
+``relax.build`` for LLVM into a shared library; a subprocess (backends/tvm/rt_runner.py)
+runs it in a ``relax.VirtualMachine``. On host_x86 callgrind counts the VM's
+initialisation and each ``main`` call exactly (through the exported wrappers of
+backends/tvm/runtime/mlif_tvmrt.c: the wheel's runtime is stripped).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..artifacts import Artifact
+from ..cache import hash_key
+from .tvm import rt_runner_info, tvm_version
+from .tvm.backend import BUILD_FORMAT, LAYOUT_NCHW, TvmAotBase, run_compile, source_digest
+from .tvm.options import TvmOptions
+
+if TYPE_CHECKING:
+    from ..models.model import Model
+    from ..targets.base import Target
+
+
+class TvmRtBackend(TvmAotBase):
+    name = "tvmrt"
+    description = "Apache TVM 0.27 runtime (Relax VM), LLVM build, on the host (callgrind counts)"
+    families = frozenset({"x86"})
+    features = frozenset({LAYOUT_NCHW})
+    config_keys = {"int8": "true (integer path; false: TVM's float path)"}
+
+    def options(self) -> TvmOptions:
+        return TvmOptions(
+            int8=self.config.get_bool("int8", True),
+            runtime="vm",
+            layout="NCHW" if LAYOUT_NCHW in self.features else "NHWC",
+        )
+
+    def tune(self, model: Model, target: Target, work_dir: Path) -> None:
+        return None
+
+    def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
+        opts = self.options()
+        key = hash_key(
+            "tvmrt-build",
+            BUILD_FORMAT,
+            model.sha256,
+            opts.as_dict(),
+            tvm_version(),
+            source_digest(),
+        )
+
+        def produce(tmp: Path) -> None:
+            run_compile(self.name, model.path, opts, tmp / "out")
+
+        entry = self.cache.get_or_create("tvm-build", key, produce) / "out"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for f in entry.iterdir():
+            shutil.copy2(f, work_dir / f.name)
+        manifest = json.loads((work_dir / "manifest.json").read_text())
+        metrics = dict(manifest["metrics"])
+        for stage, seconds in manifest["timings"].items():
+            metrics[f"tvm_{stage}_seconds"] = seconds
+        return Artifact(
+            backend=self.name,
+            directory=work_dir,
+            kind="host_runner",
+            metrics=metrics,
+            runner={**rt_runner_info(), "model": str(work_dir), "arena": 0},
+        )

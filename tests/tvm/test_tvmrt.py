@@ -1,0 +1,67 @@
+"""tvmrt: the model in the TVM runtime's Relax VM on the host, counted by callgrind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
+
+# Only the stages: run.measure_latency is tflmi-specific today (see the TVM README notes).
+TEST_FILE = """
+def test_run(mlonmcu_run):
+    mlonmcu_run.process()
+"""
+
+
+def test_tvmrt_toycar_is_exact_and_counted(tmp_path: Path) -> None:
+    tvm_or_skip()
+    mlperf_or_skip("toycar")
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed")
+    (tmp_path / "test_rt.py").write_text(TEST_FILE)
+    out_json = tmp_path / "r.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(tmp_path / "test_rt.py"),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--rootdir={tmp_path}",
+        f"--mlonmcu-models-dir={MLPERF_DIR}",
+        "--mlonmcu-model=toycar",
+        "--mlonmcu-backend=tvmrt",
+        "--mlonmcu-target=host_x86",
+        f"--mlonmcu-json={out_json}",
+        f"--mlonmcu-out={tmp_path / 'out'}",
+        "--mlonmcu-config=run.invoke_runs=2",
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    (rec,) = json.loads(out_json.read_text())["runs"]
+    m = rec["metrics"]
+    assert m["validation_passed"] is True and m["validation_max_abs_diff"] == 0
+    # The VM's main: about 2 M instructions for toycar's 264 k MACs on x86 (LLVM build).
+    assert 500_000 < m["invoke_instructions"] < 20_000_000
+    assert m["setup_instructions"] > 0
+    # Deterministic: the second invoke of the same sample costs about the same.
+    assert (
+        abs(m["invoke_instructions_max"] - m["invoke_instructions_mean"])
+        < 0.05 * m["invoke_instructions"]
+    )
+
+
+def test_tvmrt_only_on_the_host() -> None:
+    from pytest_mlonmcu.backends.tvmrt import TvmRtBackend
+    from pytest_mlonmcu.targets.host_x86 import HostX86
+    from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
+
+    assert TvmRtBackend.supports(HostX86)
+    assert not TvmRtBackend.supports(RiscvQemu)

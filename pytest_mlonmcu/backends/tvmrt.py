@@ -9,15 +9,12 @@ backends/tvm/runtime/mlif_tvmrt.c: the wheel's runtime is stripped).
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import Artifact
-from ..cache import hash_key
-from .tvm import rt_runner_info, tvm_version
-from .tvm.backend import BUILD_FORMAT, LAYOUT_NCHW, TvmAotBase, run_compile, source_digest
+from .tvm import rt_runner_info
+from .tvm.backend import LAYOUT_NCHW, TvmAotBase, cached_compile
 from .tvm.options import TvmOptions
 
 if TYPE_CHECKING:
@@ -44,26 +41,7 @@ class TvmRtBackend(TvmAotBase):
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
         opts = self.options()
-        key = hash_key(
-            "tvmrt-build",
-            BUILD_FORMAT,
-            model.sha256,
-            opts.as_dict(),
-            tvm_version(),
-            source_digest(),
-        )
-
-        def produce(tmp: Path) -> None:
-            run_compile(self.name, model.path, opts, tmp / "out")
-
-        entry = self.cache.get_or_create("tvm-build", key, produce) / "out"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        for f in entry.iterdir():
-            shutil.copy2(f, work_dir / f.name)
-        manifest = json.loads((work_dir / "manifest.json").read_text())
-        metrics = dict(manifest["metrics"])
-        for stage, seconds in manifest["timings"].items():
-            metrics[f"tvm_{stage}_seconds"] = seconds
+        metrics = cached_compile(self.name, self.cache, model, opts, work_dir)
         return Artifact(
             backend=self.name,
             directory=work_dir,

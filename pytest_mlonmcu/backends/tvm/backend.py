@@ -45,6 +45,29 @@ def source_digest() -> str:
     return h.hexdigest()[:16]
 
 
+def cached_compile(
+    backend: str, cache: Cache, model: Model, opts: TvmOptions, work_dir: Path
+) -> dict:
+    """Compile in a subprocess once per (model, options, TVM, our sources); copy the result
+    into ``work_dir`` and return its metrics (with TVM's phase times)."""
+    key = hash_key(
+        "tvm-build", BUILD_FORMAT, model.sha256, opts.as_dict(), tvm_version(), source_digest()
+    )
+
+    def produce(tmp: Path) -> None:
+        run_compile(backend, model.path, opts, tmp / "out")
+
+    entry = cache.get_or_create("tvm-build", key, produce) / "out"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for f in entry.iterdir():
+        shutil.copy2(f, work_dir / f.name)
+    manifest = json.loads((work_dir / "manifest.json").read_text())
+    metrics = dict(manifest["metrics"])
+    for stage, seconds in manifest["timings"].items():
+        metrics[f"tvm_{stage}_seconds"] = seconds
+    return metrics
+
+
 def run_compile(
     name: str, model: Path, options: TvmOptions, out: Path, module: str = "compile"
 ) -> dict:
@@ -122,21 +145,7 @@ class TvmAotBase(Backend):
 
     def build_with(self, opts: TvmOptions, model: Model, work_dir: Path) -> Artifact:
         """The artifact for ``opts`` (cached by content hash: model, options, TVM, compiler)."""
-        key = hash_key(
-            "tvm-build", BUILD_FORMAT, model.sha256, opts.as_dict(), tvm_version(), source_digest()
-        )
-
-        def produce(tmp: Path) -> None:
-            run_compile(self.name, model.path, opts, tmp / "out")
-
-        entry = self.cache.get_or_create("tvm-build", key, produce) / "out"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        for f in entry.iterdir():
-            shutil.copy2(f, work_dir / f.name)
-        manifest = json.loads((work_dir / "manifest.json").read_text())
-        metrics = dict(manifest["metrics"])
-        for stage, seconds in manifest["timings"].items():
-            metrics[f"tvm_{stage}_seconds"] = seconds
+        metrics = cached_compile(self.name, self.cache, model, opts, work_dir)
         return Artifact(
             backend=self.name,
             directory=work_dir,

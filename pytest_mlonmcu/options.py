@@ -72,7 +72,19 @@ OPTIONS = [
         kind="list",
         yml_key="models_dir",
     ),
-    Option("board", "boards for @pytest.mark.hardware: NAME[=PORT]", yml_key="boards"),
+    Option(
+        "board",
+        "attached boards for @pytest.mark.hardware and Zephyr targets: NAME[=PORT] (PORT: a "
+        "device, /dev/serial/by-id glob, VID:PID or socket://HOST:PORT); comma list, repeatable",
+        yml_key="boards",
+    ),
+    Option(
+        "platform",
+        "platform of the targets: mlif (bare metal) or zephyr (Zephyr boards such as "
+        "mps2_an385, qemu_cortex_m3, stm32f746g_disco; default target mps2_an385)",
+        kind="str",
+        yml_key="platform",
+    ),
     # CI gates (gates.py); mlonmcu.yml's per-run-id budgets are its `budgets:` mapping.
     Option(
         "budget",

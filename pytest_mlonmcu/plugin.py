@@ -6,6 +6,7 @@ import pytest
 
 from . import exporters, gates, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
+from .boards import hardware
 from .errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
@@ -29,7 +30,8 @@ from .targets import TARGETS, register_builtin_targets
 MARKERS = [
     "mlonmcu(models=None, backends=None, targets=None, features=None): narrow the benchmark "
     "matrix of this test",
-    "hardware(board): needs the named board (skipped unless configured with --mlonmcu-board)",
+    "hardware(board): needs the named board, attached (--mlonmcu-board NAME[=PORT]) and "
+    "reachable; a benchmark test runs on that board",
     "slow: a long test (deselect with -m 'not slow')",
     gates.MARKER_HELP,
 ]
@@ -76,22 +78,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     settings = metafunc.config.stash[SETTINGS_KEY]
     try:
-        cases = expand(settings, metafunc.definition.get_closest_marker("mlonmcu"))
+        # A hardware test runs on its board (the board's target), when that is attached.
+        settings, marker = hardware.matrix_for(
+            settings,
+            metafunc.definition.get_closest_marker("mlonmcu"),
+            metafunc.definition.get_closest_marker("hardware"),
+        )
+        cases = expand(settings, marker)
     except MlonmcuError as exc:
         raise pytest.UsageError(str(exc)) from None
     metafunc.parametrize("mlonmcu_case", cases, ids=[c.id for c in cases], indirect=True)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    marker = item.get_closest_marker("hardware")
-    if marker is not None:
-        board = marker.args[0] if marker.args else marker.kwargs.get("board")
-        boards = item.config.stash[SETTINGS_KEY].boards
-        if board not in boards:
-            pytest.skip(
-                f"board {board!r} is not configured (use --mlonmcu-board {board}=PORT or "
-                f"'boards' in mlonmcu.yml); configured: {', '.join(boards) or 'none'}"
-            )
+    # Skips unless the marker's board is attached and reachable (boards/hardware.py).
+    hardware.check_item(item, item.config.stash[SETTINGS_KEY])
 
 
 @pytest.hookimpl(optionalhook=True)

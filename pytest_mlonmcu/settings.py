@@ -11,9 +11,11 @@ import pytest
 
 from . import options
 from .backends import BACKENDS
+from .boards.registry import configure_boards
 from .cache import Cache
 from .config import RunConfig, flatten, parse_assignments
 from .errors import UsageError
+from .platforms import check_platform_targets
 from .stages import Stage
 from .targets import TARGETS
 
@@ -55,6 +57,7 @@ class Settings:
     boards: dict[str, str | None]
     cache: Cache
     yml: dict[str, Any] = field(default_factory=dict)
+    platform: str | None = None  # --mlonmcu-platform (None: each target's own)
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> Settings:
@@ -67,6 +70,11 @@ class Settings:
         backends, b_src = get("backend")
         targets, t_src = get("target")
         features, _ = get("feature")
+        # Boards first: mlonmcu.yml's `boards:` may define some, and every board is a target.
+        boards_raw, boards_src = get("board")
+        boards = configure_boards(yml.get("boards"), boards_raw, boards_src)
+        platform, _ = get("platform")
+        targets = check_platform_targets(platform, targets, explicit=bool(targets))
         for name in backends:
             BACKENDS.get(name)  # usage error listing the known ones
         for name in targets:
@@ -80,11 +88,6 @@ class Settings:
         dirs, _ = get("models-dir")
         if not dirs and os.environ.get(MODELS_DIR_ENV):
             dirs = [d for d in os.environ[MODELS_DIR_ENV].split(os.pathsep) if d]
-        boards_raw, _ = get("board")
-        boards: dict[str, str | None] = {}
-        for item in boards_raw:
-            name, _, port = item.partition("=")
-            boards[name.strip()] = port.strip() or None
         root = Path(config.rootpath)
         return cls(
             models=models or list(DEFAULT_MODELS),
@@ -102,6 +105,7 @@ class Settings:
             boards=boards,
             cache=Cache(),
             yml=yml,
+            platform=platform or None,
         )
 
     def check_features(self, known: list[str]) -> None:

@@ -112,8 +112,8 @@ def test_hardware_marker_skips_naming_the_board(pytester, run_plugin):
 def test_hardware_marker_runs_when_the_board_is_configured(pytester, run_plugin, source):
     pytester.makepyfile(test_hw=HARDWARE_TESTS)
     if source == "yml":
-        pytester.makefile(".yml", mlonmcu="boards: [stm32f7=/dev/ttyACM0]\n")
-    args = ["--mlonmcu-board", "stm32f7=/dev/ttyACM0"] if source == "cli" else []
+        pytester.makefile(".yml", mlonmcu="boards: [stm32f7=loop://]\n")
+    args = ["--mlonmcu-board", "stm32f7=loop://"] if source == "cli" else []
     session = run_plugin(*args)
     session.result.assert_outcomes(passed=1, skipped=1)
     session.result.stdout.fnmatch_lines(["*board 'esp32c3' is not configured*configured: stm32f7"])

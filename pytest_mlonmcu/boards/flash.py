@@ -1,0 +1,346 @@
+"""Putting a program on a board: flash tools by their documented command lines, or QEMU.
+
+Methods (a board's ``flash`` key, or ``<target>.flash``):
+
+=========  =====================================================================================
+west       ``west flash --skip-rebuild -d BUILD [--dev-id SERIAL]`` (Zephyr's runners:
+           openocd, jlink, stm32cubeprogrammer ... as the board's board.cmake names them)
+openocd    ``openocd -f CONFIG [-c "adapter serial SERIAL"] -c "program ELF verify reset exit"``
+st-flash   ``st-flash [--serial SERIAL] --reset write BIN ADDRESS`` (stlink-tools)
+esptool    ``esptool.py --chip CHIP --port PORT --baud BAUD write_flash ADDRESS BIN``
+qemu       no flashing: QEMU starts with the ELF and its console on a TCP server socket
+           (``-serial tcp:127.0.0.1:PORT,server=on,wait=on``, read as ``socket://``) or a pty
+           (``-serial pty``, started halted with ``-S`` and resumed through the monitor once the
+           port is open)
+none       the board runs what it has (e.g. flashed by hand); only its console is read
+=========  =====================================================================================
+
+A board entry may replace a method's command with ``flash_args: {command: "..."}``; the
+placeholders are ``{elf} {bin} {hex} {build_dir} {port} {serial_number} {python}`` and every
+other ``flash_args`` key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import MissingToolError, RunError
+from .registry import Board
+
+TEMPLATES: dict[str, list[str]] = {
+    "west": ["{python}", "-m", "west", "flash", "--skip-rebuild", "-d", "{build_dir}"],
+    "openocd": ["openocd", "-f", "{openocd_config}", "-c", "program {elf} verify reset exit"],
+    "st-flash": ["st-flash", "--reset", "write", "{bin}", "{address}"],
+    "esptool": [
+        "{esptool}", "--chip", "{chip}", "--port", "{port}", "--baud", "{flash_baud}",
+        "write_flash", "{address}", "{bin}",
+    ],
+}  # fmt: skip
+# Where a probe's serial number goes (boards.yml: serial_number, or <target>.serial_number).
+SERIAL_NUMBER_ARGS: dict[str, tuple[int, list[str]]] = {
+    "west": (len(TEMPLATES["west"]), ["--dev-id", "{serial_number}"]),
+    "openocd": (1, ["-c", "adapter serial {serial_number}"]),
+    "st-flash": (1, ["--serial", "{serial_number}"]),
+}
+TOOLS = {
+    "openocd": ("openocd", "apt-get install openocd"),
+    "st-flash": ("st-flash", "apt-get install stlink-tools"),
+    "esptool": ("esptool.py", "pip install esptool"),
+}
+_PTY = re.compile(r"char device redirected to (\S+)")
+
+
+@dataclass(frozen=True)
+class FlashImage:
+    elf: Path
+    build_dir: Path
+
+    @property
+    def binary(self) -> Path:
+        return self.elf.with_suffix(".bin")
+
+    @property
+    def hex(self) -> Path:
+        return self.elf.with_suffix(".hex")
+
+
+@dataclass
+class FlashRequest:
+    board: Board
+    image: FlashImage
+    port: str = ""  # the resolved device or URL of the console (esptool flashes through it)
+    serial_number: str = ""
+    args: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None  # west: a directory inside the workspace
+
+
+def flash_tool_missing(method: str, args: dict[str, str] | None = None) -> str | None:
+    """Why ``method`` (or the board's own ``command``) cannot flash here, or None."""
+    if method in ("qemu", "none"):
+        return None
+    command = (args or {}).get("command")
+    if command:
+        tool = shlex.split(command)[0]
+        return None if shutil.which(tool) else f"the flash command needs {tool}, not found"
+    if method == "west":
+        import importlib.util
+
+        if importlib.util.find_spec("west") is None:
+            return "flash method west needs west (pip install west)"
+        return None
+    tool, hint = TOOLS[method]
+    if method == "esptool" and (shutil.which("esptool.py") or shutil.which("esptool")):
+        return None
+    if shutil.which(tool) is None:
+        return f"flash method {method} needs {tool} ({hint})"
+    return None
+
+
+def flash_command(method: str, req: FlashRequest) -> list[str]:
+    """The command line that flashes ``req.image`` with ``method``."""
+    values = {
+        "elf": str(req.image.elf),
+        "bin": str(req.image.binary),
+        "hex": str(req.image.hex),
+        "build_dir": str(req.image.build_dir),
+        "port": req.port,
+        "serial_number": req.serial_number,
+        "python": sys.executable,
+        "esptool": shutil.which("esptool.py") or shutil.which("esptool") or "esptool.py",
+        "address": "0x08000000",
+        "chip": "",
+        "flash_baud": "460800",
+        "openocd_config": "",
+        **req.args,
+    }
+    if "command" in req.args:
+        template = shlex.split(req.args["command"])
+    else:
+        if method not in TEMPLATES:
+            raise RunError(f"flash method {method!r} has no command")
+        template = list(TEMPLATES[method])
+        if req.serial_number and method in SERIAL_NUMBER_ARGS:
+            pos, extra = SERIAL_NUMBER_ARGS[method]
+            template[pos:pos] = extra
+    missing = sorted(
+        {m for part in template for m in re.findall(r"{(\w+)}", part) if not values.get(m)}
+    )
+    if missing:
+        raise RunError(
+            f"board {req.board.name}: flash method {method} needs {', '.join(missing)} "
+            f"(flash_args in the board entry, or <target>.{missing[0]})"
+        )
+    return [part.format(**values) for part in template]
+
+
+def run_flash(cmd: list[str], cwd: Path | None, timeout: float, log_path: Path) -> float:
+    """Run a flash command with a timeout; its output goes to ``log_path``. Returns seconds."""
+    start = time.monotonic()
+    with log_path.open("w") as log:
+        log.write(f"$ {shlex.join(cmd)}\n")
+        log.flush()
+        try:
+            proc = subprocess.run(
+                cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                timeout=timeout, start_new_session=True,
+            )  # fmt: skip
+        except FileNotFoundError:
+            raise MissingToolError(f"flash tool {cmd[0]} not found") from None
+        except subprocess.TimeoutExpired:
+            raise RunError(
+                f"flashing timed out after {timeout:g} s (set <target>.flash_timeout)\n"
+                f"$ {shlex.join(cmd)}\n{_tail(log_path)}"
+            ) from None
+    if proc.returncode != 0:
+        raise RunError(
+            f"flashing failed (exit {proc.returncode})\n$ {shlex.join(cmd)}\n{_tail(log_path)}"
+        )
+    return time.monotonic() - start
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class QemuInstance:
+    """An emulated board: QEMU running the ELF, its console on a TCP socket or a pty.
+
+    ``start()`` returns the port to open (``socket://...`` or ``/dev/pts/N``); the guest is
+    halted until ``resume()``. ``stop()`` ends QEMU (SIGTERM first, so a TCG
+    plugin writes its totals).
+    """
+
+    def __init__(
+        self,
+        board: Board,
+        elf: Path,
+        work_dir: Path,
+        *,
+        mode: str = "tcp",
+        address: tuple[str, int] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        if mode not in ("tcp", "pty"):
+            raise RunError(f"qemu serial mode {mode!r}: expected tcp or pty")
+        self.board = board
+        self.elf = elf
+        self.work_dir = work_dir
+        self.mode = mode
+        self.address = address
+        self.extra_args = list(extra_args or [])
+        self.proc: subprocess.Popen | None = None
+        self.command: list[str] = []
+        self.log_path = work_dir / "qemu.log"
+        # Unix socket paths are limited to 108 bytes: the monitor lives in a short temp dir.
+        self._monitor_dir = Path(tempfile.mkdtemp(prefix="mlonmcu-qemu-"))
+        self.monitor = self._monitor_dir / "monitor.sock"
+        self._output: list[str] = []
+        self._reader: threading.Thread | None = None
+        self._pty_seen = threading.Event()
+
+    @property
+    def binary(self) -> str:
+        return str(self.board.qemu.get("binary") or "qemu-system-arm")
+
+    def base_command(self) -> list[str]:
+        q = self.board.qemu
+        cmd = [self.binary, "-M", str(q["machine"])]
+        if q.get("cpu"):
+            cmd += ["-cpu", str(q["cpu"])]
+        cmd += [str(a) for a in q.get("extra", [])]
+        cmd += ["-kernel", str(self.elf), "-display", "none", "-nic", "none"]
+        return cmd + self.extra_args
+
+    def interactive_command(self) -> list[str]:
+        """The same board with its console on the terminal (to rerun by hand)."""
+        return [*self.base_command(), "-monitor", "none", "-serial", "stdio"]
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        cmd = self.base_command()
+        # The guest starts halted (-S) and runs once the host has opened the port and resumed
+        # it through the monitor: pyserial discards pending input when it opens a port, so
+        # nothing may be printed before.
+        self.monitor.unlink(missing_ok=True)
+        cmd += ["-S", "-monitor", f"unix:{self.monitor},server=on,wait=off"]
+        if self.mode == "tcp":
+            host, port = self.address or ("127.0.0.1", free_tcp_port())
+            self.address = (host, port)
+            cmd += ["-serial", f"tcp:{host}:{port},server=on,wait=on"]
+            url = f"socket://{host}:{port}"
+        else:
+            cmd += ["-serial", "pty"]
+            url = ""
+        self.command = cmd
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.work_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+        )  # fmt: skip
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+        if self.mode == "pty":
+            if not self._pty_seen.wait(timeout) or self.pty is None:
+                self.stop()
+                raise RunError(
+                    f"QEMU named no pty within {timeout:g} s\n$ {shlex.join(cmd)}\n{self.output}"
+                )
+            url = self.pty
+        return url
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with self.log_path.open("w") as log:
+            log.write(f"$ {shlex.join(self.command)}\n")
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                self._output.append(line)
+                if _PTY.search(line):
+                    self._pty_seen.set()
+        self._pty_seen.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self._output)
+
+    @property
+    def pty(self) -> str | None:
+        m = _PTY.search(self.output)
+        return m.group(1) if m else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def resume(self, timeout: float = 5.0) -> None:
+        """Continue the halted guest through the monitor."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(str(self.monitor))
+                    s.settimeout(timeout)
+                    s.sendall(b"cont\n")
+                    time.sleep(0.05)  # let the monitor read the line before we hang up
+                    return
+            except OSError as exc:
+                if time.monotonic() > deadline or not self.alive():
+                    raise RunError(f"cannot resume QEMU through {self.monitor}: {exc}") from None
+                time.sleep(0.05)
+
+    def stop(self, grace: float = 3.0) -> int | None:
+        if self.proc is None:
+            shutil.rmtree(self._monitor_dir, ignore_errors=True)
+            return None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        shutil.rmtree(self._monitor_dir, ignore_errors=True)
+        return self.proc.returncode
+
+
+def qemu_missing(board: Board) -> str | None:
+    binary = str(board.qemu.get("binary") or "qemu-system-arm")
+    if shutil.which(binary) is None:
+        pkg = "qemu-system-misc" if "riscv" in binary else "qemu-system-arm"
+        return (
+            f"board {board.name} is emulated by {binary}, which is missing (apt-get install {pkg})"
+        )
+    return None
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()

@@ -1,0 +1,301 @@
+"""The board registry: ``boards.yml`` (shipped) plus mlonmcu.yml's ``boards:`` mapping.
+
+A board is one kind of device: which Zephyr board builds for it, how a program gets onto it
+(flash method), where its console is (serial port), its memory and its counter. Every board is
+a target of the same name; a board whose Zephyr board name differs (``stm32f746g_disco`` for
+``stm32f7``) is that target too (see ``targets/zephyr_board.py``).
+
+Which boards are *attached* in a session comes from ``--mlonmcu-board NAME[=PORT]`` (or the
+ini key / mlonmcu.yml ``boards:``): ``configure_boards`` records them here, once per process,
+and the targets read the ports back with ``configured_port``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import parse_size
+from ..errors import UsageError
+
+BOARDS_FILE = Path(str(resources.files("pytest_mlonmcu") / "boards" / "boards.yml"))
+FLASH_METHODS = ("west", "openocd", "st-flash", "esptool", "qemu", "none")
+COUNTERS = ("dwt", "minstret", "mcycle", "k_cycle", "none")
+FAMILIES = {"arm": "arm-none-eabi-", "riscv": "riscv64-unknown-elf-"}
+KNOWN_KEYS = {
+    "description",
+    "zephyr_board",
+    "target",
+    "family",
+    "cpu_flags",
+    "kconfig",
+    "modules",
+    "requires",
+    "flash",
+    "flash_args",
+    "serial",
+    "baud",
+    "rom",
+    "ram",
+    "counter",
+    "counter_unit",
+    "clock_hz",
+    "qemu",
+    "stack",
+    "unsupported",
+    "labgrid",
+    # mlonmcu.yml only
+    "base",
+    "port",
+}
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    zephyr_board: str
+    family: str
+    target: str = ""
+    description: str = ""
+    cpu_flags: tuple[str, ...] = ()
+    kconfig: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    requires: dict[str, str] = field(default_factory=dict)  # module -> path inside it
+    flash: str = "none"
+    flash_args: dict[str, str] = field(default_factory=dict)
+    serial: dict[str, str] = field(default_factory=dict)  # port / by_id / vid_pid
+    baud: int = 115200
+    rom: int = 0
+    ram: int = 0
+    counter: str = "none"
+    counter_unit: str = "cycles"
+    clock_hz: int = 0
+    qemu: dict[str, Any] = field(default_factory=dict)
+    stack: int = 8192
+    unsupported: str = ""
+    labgrid: dict[str, str] = field(default_factory=dict)  # place, coordinator (optional)
+
+    @property
+    def target_name(self) -> str:
+        return self.target or target_name_of(self.zephyr_board)
+
+    @property
+    def toolchain_prefix(self) -> str:
+        return FAMILIES[self.family]
+
+    @property
+    def emulated(self) -> bool:
+        return self.flash == "qemu"
+
+    def default_port(self) -> str:
+        """The port spec of boards.yml/mlonmcu.yml (a device, by-id glob or VID:PID), or ''."""
+        return self.serial.get("port") or ""
+
+    def describe(self) -> str:
+        return self.description or f"Zephyr board {self.zephyr_board}"
+
+
+def target_name_of(zephyr_board: str) -> str:
+    """``mps2/an385`` -> ``mps2_an385`` (a target name is one word)."""
+    return zephyr_board.replace("/", "_").replace("-", "_")
+
+
+def _size(value: Any, where: str) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        return int(parse_size(str(value)))
+    except ValueError:
+        raise UsageError(f"{where}: {value!r} is not a size (e.g. 320KiB, 1MiB)") from None
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        return tuple(v for v in value.split() if v)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    raise UsageError(f"{where}: expected a list, got {value!r}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where}: expected a mapping, got {value!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def board_from_mapping(name: str, data: Mapping[str, Any], origin: str) -> Board:
+    """A Board from one YAML entry (``data`` already merged with its ``base``)."""
+    where = f"{origin}: board {name}"
+    unknown = set(data) - KNOWN_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    if not data.get("zephyr_board"):
+        raise UsageError(f"{where}: zephyr_board is missing (e.g. stm32f746g_disco)")
+    family = str(data.get("family", "arm"))
+    if family not in FAMILIES:
+        raise UsageError(f"{where}: family {family!r}: expected one of {', '.join(FAMILIES)}")
+    flash = str(data.get("flash", "none"))
+    if flash not in FLASH_METHODS:
+        raise UsageError(f"{where}: flash {flash!r}: expected one of {', '.join(FLASH_METHODS)}")
+    counter = str(data.get("counter", "none"))
+    if counter not in COUNTERS:
+        raise UsageError(f"{where}: counter {counter!r}: expected one of {', '.join(COUNTERS)}")
+    unit = str(data.get("counter_unit", "instructions" if counter == "minstret" else "cycles"))
+    if unit not in ("instructions", "cycles"):
+        raise UsageError(f"{where}: counter_unit {unit!r}: expected instructions or cycles")
+    serial = {k: str(v) for k, v in _mapping(data.get("serial"), f"{where} serial").items()}
+    if data.get("port"):
+        serial["port"] = str(data["port"])
+    qemu = _mapping(data.get("qemu"), f"{where} qemu")
+    if flash == "qemu" and not qemu.get("machine"):
+        raise UsageError(f"{where}: flash qemu needs qemu: {{machine: ...}}")
+    return Board(
+        name=name,
+        zephyr_board=str(data["zephyr_board"]),
+        family=family,
+        target=str(data.get("target") or ""),
+        description=str(data.get("description") or ""),
+        cpu_flags=_strings(data.get("cpu_flags"), f"{where} cpu_flags"),
+        kconfig=_strings(data.get("kconfig"), f"{where} kconfig"),
+        modules=_strings(data.get("modules"), f"{where} modules"),
+        requires={k: str(v) for k, v in _mapping(data.get("requires"), where).items()},
+        flash=flash,
+        flash_args={k: str(v) for k, v in _mapping(data.get("flash_args"), where).items()},
+        serial=serial,
+        baud=int(data.get("baud") or 115200),
+        rom=_size(data.get("rom"), f"{where} rom"),
+        ram=_size(data.get("ram"), f"{where} ram"),
+        counter=counter,
+        counter_unit=unit,
+        clock_hz=int(data.get("clock_hz") or 0),
+        qemu=qemu,
+        stack=_size(data.get("stack"), f"{where} stack") or 8192,
+        unsupported=str(data.get("unsupported") or ""),
+        labgrid={k: str(v) for k, v in _mapping(data.get("labgrid"), where).items()},
+    )
+
+
+# -- the registry (process-global, like the target registry) --------------------------------
+
+_RAW: dict[str, dict[str, Any]] = {}  # name -> merged YAML entry
+_BOARDS: dict[str, Board] = {}
+_PORTS: dict[str, str | None] = {}  # configured boards of the session -> port (None: default)
+
+
+def _load_builtin() -> None:
+    if _BOARDS:
+        return
+    data = yaml.safe_load(BOARDS_FILE.read_text()) or {}
+    for name, entry in _mapping(data.get("boards"), str(BOARDS_FILE)).items():
+        raw = _mapping(entry, f"{BOARDS_FILE}: board {name}")
+        _RAW[name] = raw
+        _BOARDS[name] = board_from_mapping(name, raw, str(BOARDS_FILE))
+
+
+def all_boards() -> dict[str, Board]:
+    _load_builtin()
+    return dict(_BOARDS)
+
+
+def get_board(name: str) -> Board:
+    _load_builtin()
+    try:
+        return _BOARDS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown board {name!r}; known boards: {', '.join(sorted(_BOARDS))}"
+        ) from None
+
+
+def find_board(name: str) -> Board | None:
+    _load_builtin()
+    return _BOARDS.get(name)
+
+
+def add_boards(mapping: Mapping[str, Any], origin: str = "mlonmcu.yml") -> list[Board]:
+    """Add or override boards from a ``boards:`` mapping; returns the boards it defined.
+
+    An entry with only ``port`` (and no definition keys) names a port for a known board and
+    defines nothing. ``base: NAME`` starts from a copy of another board's entry.
+    """
+    _load_builtin()
+    added = []
+    for name, entry in mapping.items():
+        name = str(name)
+        raw = _mapping(entry, f"{origin}: board {name}")
+        if not set(raw) - {"port"}:
+            continue
+        base_name = raw.get("base")
+        if base_name:
+            if str(base_name) not in _RAW:
+                raise UsageError(
+                    f"{origin}: board {name}: base {base_name!r} is not a known board "
+                    f"({', '.join(sorted(_RAW))})"
+                )
+            merged = copy.deepcopy(_RAW[str(base_name)])
+            merged.pop("target", None)  # a derived board is its own target
+        else:
+            merged = copy.deepcopy(_RAW.get(name, {}))
+        merged.update({k: v for k, v in raw.items() if k != "base"})
+        board = board_from_mapping(name, merged, origin)
+        _RAW[name] = merged
+        _BOARDS[name] = board
+        added.append(board)
+    if added:
+        from ..targets import TARGETS
+        from ..targets.zephyr_board import board_target_classes
+
+        for cls in board_target_classes():
+            TARGETS.register(cls, replace=True)
+    return added
+
+
+def configure_boards(yml_value: Any, items: Iterable[str], source: str) -> dict[str, str | None]:
+    """Boards of this session (name -> port or None) from the resolved ``board`` option.
+
+    ``yml_value`` is mlonmcu.yml's ``boards:`` (a list of NAME[=PORT] or a mapping of board
+    entries); its definitions are added whatever the source of the option. ``items`` are the
+    NAME[=PORT] strings of the winning source (``source``: cli, ini, yml, default).
+    """
+    boards: dict[str, str | None] = {}
+    if isinstance(yml_value, Mapping):
+        add_boards(yml_value)
+        if source == "yml":
+            for name, entry in yml_value.items():
+                port = entry.get("port") if isinstance(entry, Mapping) else entry
+                boards[str(name)] = str(port) if port else None
+            items = []
+    for item in items:
+        name, _, port = str(item).partition("=")
+        boards[name.strip()] = port.strip() or None
+    _PORTS.clear()
+    _PORTS.update(boards)
+    return boards
+
+
+def configured_boards() -> dict[str, str | None]:
+    return dict(_PORTS)
+
+
+def configured_port(name: str) -> str | None:
+    """The port given for board ``name`` this session ('' when named without a port)."""
+    if name not in _PORTS:
+        return None
+    return _PORTS[name] or ""
+
+
+def reset_for_tests() -> None:
+    """Forget yml boards and configured ports (tests that build registries in-process)."""
+    _RAW.clear()
+    _BOARDS.clear()
+    _PORTS.clear()

@@ -1,0 +1,431 @@
+"""Zephyr RTOS 4.3.0 (and the modules the boards need), found or unpacked once per machine.
+
+Where Zephyr comes from, first match wins:
+
+1. an existing installation: config ``zephyr.base`` or ``$ZEPHYR_BASE`` (the ``zephyr/`` folder of
+   a west workspace or of an unpacked tree); modules come from ``zephyr.modules`` (paths separated
+   by ``;``) or are discovered under the workspace's ``modules/`` folder;
+2. a source: config ``zephyr.source`` or ``$MLONMCU_ZEPHYR_SOURCE`` (a tarball or a directory laid
+   out like a west workspace: ``zephyr/`` + ``modules/``);
+3. the vendored subset ``$MLONMCU_VENDOR_DIR/zephyr-4.3.0-subset.tar.xz`` (zephyr + CMSIS_6 +
+   the STM32F7 part of hal_stm32, see its VENDORED.md);
+4. upstream: ``west init -m https://github.com/zephyrproject-rtos/zephyr --mr v4.3.0`` and
+   ``west update cmsis_6 hal_stm32`` (plus ``zephyr.west_projects``), needs the network.
+
+Sources 2-4 end up once per machine in the per-user cache (``<cache>/zephyr/<key>/``, a west
+workspace: ``.west/config``, ``zephyr/``, ``modules/``), produced under the cache's lock and renamed
+into place when complete, so xdist workers and parallel sessions unpack it once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..cache import Cache, hash_key
+from ..config import ComponentConfig, RunConfig
+from ..errors import MissingToolError
+from .sources import Progress, Source, SourceError, materialize, parse_source, source_identity
+
+UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
+VERSION = "4.3.0"
+UPSTREAM_REVISION = f"v{VERSION}"
+UPSTREAM_PROJECTS = ("cmsis_6", "hal_stm32")
+VENDOR_TARBALL = f"zephyr-{VERSION}-subset.tar.xz"
+ENV_BASE = "ZEPHYR_BASE"
+ENV_SOURCE = "MLONMCU_ZEPHYR_SOURCE"
+ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
+METADATA = "mlonmcu-zephyr.json"
+INSTALL_HINT = "python -m pytest_mlonmcu install zephyr"
+# Bump when the layout of a cache entry changes.
+RECIPE = {"version": 1}
+
+# Host tools of a Zephyr build (executable -> Debian package).
+BUILD_TOOLS = {"cmake": "cmake", "ninja": "ninja-build", "dtc": "device-tree-compiler"}
+OPTIONAL_TOOLS = {"gperf": "gperf"}
+# Python modules Zephyr's build scripts import (module -> PyPI distribution).
+PYTHON_MODULES = {
+    "elftools": "pyelftools",
+    "yaml": "PyYAML",
+    "pykwalify": "pykwalify",
+    "packaging": "packaging",
+    "jsonschema": "jsonschema",
+}
+
+_FAILED: dict[str, MissingToolError] = {}
+
+
+class ZephyrInstallError(MissingToolError):
+    """Zephyr could not be found, unpacked or fetched."""
+
+
+@dataclass(frozen=True)
+class ZephyrInstall:
+    base: Path  # ZEPHYR_BASE (the zephyr/ folder)
+    modules: dict[str, Path] = field(default_factory=dict)  # module name -> folder
+    topdir: Path | None = None  # west workspace root (holds .west/), if any
+    origin: str = ""
+    version: str = ""
+
+    @property
+    def is_west_workspace(self) -> bool:
+        return self.topdir is not None and (self.topdir / ".west" / "config").is_file()
+
+    def module_paths(self, names: list[str] | tuple[str, ...]) -> list[Path]:
+        """The folders of ``names``; a missing one is an error naming it."""
+        missing = [n for n in names if n not in self.modules]
+        if missing:
+            raise ZephyrInstallError(
+                f"Zephyr module(s) {', '.join(missing)} not in {self.origin or self.base} "
+                f"(has: {', '.join(sorted(self.modules)) or 'none'})",
+                hint="add them (west update NAME) or name their folders in zephyr.modules",
+            )
+        return [self.modules[n] for n in names]
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "zephyr_base": str(self.base),
+            "zephyr_version": self.version,
+            "zephyr_origin": self.origin,
+        }
+
+
+# -- locating ----------------------------------------------------------------------------
+
+
+def read_version(base: Path) -> str:
+    """``4.3.0`` from zephyr/VERSION (empty if unreadable)."""
+    try:
+        fields = dict(
+            line.replace(" ", "").split("=", 1)
+            for line in (base / "VERSION").read_text().splitlines()
+            if "=" in line
+        )
+        return ".".join(
+            fields.get(k, "?") for k in ("VERSION_MAJOR", "VERSION_MINOR", "PATCHLEVEL")
+        )
+    except OSError:
+        return ""
+
+
+def discover_modules(topdir: Path) -> dict[str, Path]:
+    """Zephyr modules (folders with ``zephyr/module.yml``) under ``topdir/modules``.
+
+    A module's name is the ``name:`` of its module.yml, else its folder name (as Zephyr does).
+    """
+    found: dict[str, Path] = {}
+    root = topdir / "modules"
+    if not root.is_dir():
+        return found
+    # modules/<name>, modules/<group>/<name>, modules/<group>/<sub>/<name> (west's layouts);
+    # no recursive glob: a full workspace has hundreds of thousands of files.
+    metas = [m for depth in ("*", "*/*", "*/*/*") for m in root.glob(f"{depth}/zephyr/module.yml")]
+    for meta in sorted(metas):
+        folder = meta.parent.parent
+        try:
+            data = yaml.safe_load(meta.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            data = {}
+        name = data.get("name") if isinstance(data, dict) else None
+        found.setdefault(str(name or folder.name), folder)
+    return found
+
+
+def install_at(base: Path, origin: str, modules_setting: str | None = None) -> ZephyrInstall:
+    """A ZephyrInstall for an existing ``zephyr/`` folder (checked)."""
+    base = base.expanduser().resolve()
+    if not (base / "cmake" / "modules" / "zephyr_default.cmake").is_file():
+        raise ZephyrInstallError(
+            f"{origin}: {base} is not a Zephyr tree (no cmake/modules/zephyr_default.cmake)",
+            hint="point it at the zephyr/ folder of a west workspace",
+        )
+    topdir = base.parent
+    if modules_setting:
+        modules = {}
+        for text in modules_setting.split(";"):
+            if text.strip():
+                path = Path(text.strip()).expanduser().resolve()
+                modules.update(discover_modules_at(path))
+    else:
+        modules = discover_modules(topdir)
+    has_west = (topdir / ".west" / "config").is_file()
+    return ZephyrInstall(base, modules, topdir if has_west else None, origin, read_version(base))
+
+
+def discover_modules_at(path: Path) -> dict[str, Path]:
+    meta = path / "zephyr" / "module.yml"
+    name = path.name
+    if meta.is_file():
+        try:
+            data = yaml.safe_load(meta.read_text()) or {}
+            name = str(data.get("name") or name) if isinstance(data, dict) else name
+        except (OSError, yaml.YAMLError):
+            pass
+    return {name: path}
+
+
+# -- plan -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    install: ZephyrInstall | None = None
+    source: Source | None = None  # None with install None: upstream through west
+    origin: str = ""
+    key: str = ""
+
+
+def _config(config: ComponentConfig | None) -> ComponentConfig:
+    return config if config is not None else RunConfig().scoped("zephyr")
+
+
+def _setting(config: ComponentConfig, key: str, env: str) -> tuple[str | None, str]:
+    value = config.get(key)
+    if value:
+        return value, f"zephyr.{key}"
+    value = os.environ.get(env)
+    return (value, f"${env}") if value else (None, "")
+
+
+def _upstream_projects(config: ComponentConfig) -> list[str]:
+    extra = [p.strip() for p in (config.get("west_projects") or "").split(",") if p.strip()]
+    return [*UPSTREAM_PROJECTS, *[p for p in extra if p not in UPSTREAM_PROJECTS]]
+
+
+def _plan(config: ComponentConfig) -> _Plan:
+    base, origin = _setting(config, "base", ENV_BASE)
+    if base:
+        install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
+        return _Plan(install=install, origin=install.origin)
+    text, origin = _setting(config, "source", ENV_SOURCE)
+    if text:
+        source = parse_source(text)
+        origin = f"{origin}={text}"
+    else:
+        vendor = os.environ.get(ENV_VENDOR_DIR)
+        tarball = Path(vendor).expanduser() / VENDOR_TARBALL if vendor else None
+        if tarball is not None and tarball.is_file():
+            source, origin = parse_source(str(tarball)), f"${ENV_VENDOR_DIR}/{VENDOR_TARBALL}"
+        else:
+            projects = _upstream_projects(config)
+            key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)
+            return _Plan(origin=f"upstream {UPSTREAM_URL} {UPSTREAM_REVISION}", key=key)
+    if source.kind == "directory":
+        # A workspace-shaped directory is used in place (no copy of 240 MB).
+        root = Path(source.location)
+        base_dir = root / "zephyr" if (root / "zephyr").is_dir() else root
+        install = install_at(base_dir, origin, config.get("modules"))
+        return _Plan(install=install, origin=origin)
+    key = hash_key("zephyr", source_identity(source), RECIPE)
+    return _Plan(source=source, origin=origin, key=key)
+
+
+def _from_entry(entry: Path, origin: str) -> ZephyrInstall:
+    return install_at(entry / "zephyr", origin)
+
+
+# -- public API -------------------------------------------------------------------------------
+
+
+def cached_zephyr(
+    config: ComponentConfig | None = None, cache: Cache | None = None
+) -> ZephyrInstall | None:
+    """The installation ensure_zephyr would return without unpacking or fetching (else None)."""
+    plan = _plan(_config(config))
+    if plan.install is not None:
+        return plan.install
+    entry = (cache or Cache()).path("zephyr", plan.key)
+    return _from_entry(entry, plan.origin) if entry.is_dir() else None
+
+
+def missing_host_tools() -> list[str]:
+    """Debian packages of the Zephyr build that this machine lacks."""
+    return sorted({pkg for tool, pkg in BUILD_TOOLS.items() if shutil.which(tool) is None})
+
+
+def missing_python_modules() -> list[str]:
+    """PyPI distributions Zephyr's build scripts need that this Python lacks."""
+    return [dist for mod, dist in PYTHON_MODULES.items() if importlib.util.find_spec(mod) is None]
+
+
+def zephyr_unavailable_reason(
+    config: ComponentConfig | None = None, cache: Cache | None = None
+) -> str | None:
+    """Why Zephyr builds cannot happen here (a skip reason), or None. Never unpacks or fetches."""
+    tools = missing_host_tools()
+    if tools:
+        return f"Zephyr builds need {' '.join(tools)} (apt-get install {' '.join(tools)})"
+    mods = missing_python_modules()
+    if mods:
+        return (
+            f"Zephyr's build scripts need the Python packages {' '.join(mods)} "
+            f"(pip install 'pytest-mlonmcu[boards]' or pip install {' '.join(mods)})"
+        )
+    cache = cache or Cache()
+    try:
+        plan = _plan(_config(config))
+    except MissingToolError as exc:
+        return f"Zephyr: {exc}"
+    if plan.install is not None or cache.path("zephyr", plan.key).is_dir():
+        return None
+    if plan.key in _FAILED:
+        return f"Zephyr: an earlier attempt in this session failed: {_FAILED[plan.key]}"
+    if plan.source is None:
+        if shutil.which("west") is None and importlib.util.find_spec("west") is None:
+            return (
+                "Zephyr is not installed and fetching it needs west (pip install west); or set "
+                f"{ENV_BASE} (zephyr.base) to an existing Zephyr, or {ENV_VENDOR_DIR} to a "
+                f"directory holding {VENDOR_TARBALL}"
+            )
+        if not _reachable(UPSTREAM_URL):
+            return (
+                f"Zephyr is not installed and {UPSTREAM_URL} cannot be reached: set {ENV_BASE} "
+                f"(zephyr.base) to an existing Zephyr, {ENV_SOURCE} (zephyr.source) to a tarball "
+                f"or workspace, or {ENV_VENDOR_DIR} to a directory holding {VENDOR_TARBALL}"
+            )
+    return None
+
+
+def ensure_zephyr(
+    config: ComponentConfig | None = None,
+    progress: Progress | None = None,
+    *,
+    cache: Cache | None = None,
+) -> ZephyrInstall:
+    """Return a usable Zephyr, unpacking or fetching it into the cache on first use."""
+    cache = cache or Cache()
+    say = progress or (lambda _msg: None)
+    config = _config(config)
+    plan = _plan(config)
+    if plan.install is not None:
+        return plan.install
+    entry = cache.path("zephyr", plan.key)
+    if entry.is_dir():
+        return _from_entry(entry, plan.origin)
+    if plan.key in _FAILED:
+        raise _FAILED[plan.key]
+    say(f"zephyr: preparing from {plan.origin} into {entry} (once; other processes wait)")
+    try:
+        if plan.source is not None:
+            entry = cache.get_or_create("zephyr", plan.key, lambda tmp: _unpack(plan, tmp, say))
+        else:
+            projects = _upstream_projects(config)
+            entry = cache.get_or_create(
+                "zephyr", plan.key, lambda tmp: _west_fetch(tmp, projects, say)
+            )
+    except MissingToolError as exc:
+        _FAILED[plan.key] = exc
+        raise
+    return _from_entry(entry, plan.origin)
+
+
+# -- producing a cache entry ------------------------------------------------------------------
+
+
+def write_west_config(topdir: Path) -> None:
+    """Make ``topdir`` (zephyr/ + modules/) a west workspace whose manifest is zephyr/west.yml.
+
+    ``west build`` then works in it (cwd inside the workspace); modules are still passed to
+    CMake explicitly, so projects that are not cloned do not matter.
+    """
+    west = topdir / ".west"
+    west.mkdir(exist_ok=True)
+    (west / "config").write_text(
+        "[manifest]\npath = zephyr\nfile = west.yml\n\n[zephyr]\nbase = zephyr\n"
+    )
+
+
+def _unpack(plan: _Plan, entry: Path, say: Progress) -> None:
+    assert plan.source is not None
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mlonmcu-zephyr.", dir=entry.parent) as tmp:
+        try:
+            root = materialize(plan.source, Path(tmp), progress=lambda m: say(f"zephyr: {m}"))
+        except SourceError as exc:
+            raise ZephyrInstallError(f"cannot get Zephyr ({plan.origin}): {exc}") from exc
+        if not (root / "zephyr" / "cmake" / "modules" / "zephyr_default.cmake").is_file():
+            raise ZephyrInstallError(
+                f"{plan.origin}: {root} has no zephyr/ folder with a Zephyr tree "
+                "(expected the layout of a west workspace: zephyr/, modules/)"
+            )
+        for child in root.iterdir():
+            os.replace(child, entry / child.name)
+    if not (entry / ".west").is_dir():
+        write_west_config(entry)
+    _write_metadata(entry, plan.origin, str(plan.source), time.monotonic() - start)
+    say(f"zephyr: ready in {time.monotonic() - start:.0f} s")
+
+
+def _west_command() -> list[str]:
+    exe = shutil.which("west")
+    return [exe] if exe else [sys.executable, "-m", "west"]
+
+
+def _west_fetch(entry: Path, projects: list[str], say: Progress) -> None:
+    start = time.monotonic()
+    if shutil.which("west") is None and importlib.util.find_spec("west") is None:
+        raise ZephyrInstallError(
+            "fetching Zephyr needs west", hint="pip install west (or pytest-mlonmcu[boards])"
+        )
+    if shutil.which("git") is None:
+        raise ZephyrInstallError("fetching Zephyr needs git", hint="apt-get install git")
+    west = _west_command()
+    steps = [
+        [*west, "init", "-m", UPSTREAM_URL, "--mr", UPSTREAM_REVISION, str(entry)],
+        [*west, "update", "--narrow", "-o=--depth=1", *projects],
+    ]
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    for cmd in steps:
+        say(f"zephyr: {shlex.join(cmd)}")
+        proc = subprocess.run(cmd, cwd=entry, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            out = (proc.stdout + proc.stderr).strip()
+            raise ZephyrInstallError(
+                f"cannot fetch Zephyr {UPSTREAM_REVISION} from {UPSTREAM_URL} "
+                f"(exit {proc.returncode}):\n$ {shlex.join(cmd)}\n{out[-2000:]}",
+                hint=f"offline? set {ENV_BASE} (zephyr.base) to an existing Zephyr, "
+                f"{ENV_SOURCE} (zephyr.source) to a tarball or workspace, or {ENV_VENDOR_DIR} "
+                f"to a directory holding {VENDOR_TARBALL}",
+            )
+    _write_metadata(entry, f"upstream {UPSTREAM_URL}", UPSTREAM_REVISION, time.monotonic() - start)
+
+
+def _write_metadata(entry: Path, origin: str, source: str, seconds: float) -> None:
+    meta = {
+        "origin": origin,
+        "source": source,
+        "version": read_version(entry / "zephyr"),
+        "modules": {k: str(v.relative_to(entry)) for k, v in discover_modules(entry).items()},
+        "seconds": round(seconds, 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (entry / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+_REACHABLE: dict[str, bool] = {}
+
+
+def _reachable(url: str) -> bool:
+    if url not in _REACHABLE:
+        try:
+            proc = subprocess.run(
+                ["git", "ls-remote", "--exit-code", url, "HEAD"],
+                capture_output=True,
+                timeout=20,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            )
+            _REACHABLE[url] = proc.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _REACHABLE[url] = False
+    return _REACHABLE[url]

@@ -92,7 +92,7 @@ class FakeBoard:
     """A TCP server playing a board's console: ``socket://127.0.0.1:PORT``.
 
     It sends ``transcript`` to each client once ``trigger()`` is called (a "reset" by the
-    flash tool: the file ``trigger_file`` appears), or at once when ``immediately``.
+    flash tool: the file ``trigger_file`` appears), or 0.3 s after connecting without one.
     """
 
     def __init__(self, transcript: bytes, trigger_file: Path | None = None) -> None:
@@ -126,6 +126,10 @@ class FakeBoard:
         while self.trigger_file is not None and not self.trigger_file.exists():
             if self._stop.wait(0.02):
                 return
+        # Like a board after reset: the reader discards input pending when it opens the
+        # port, so the console starts a moment after the connection, not during it.
+        if self.trigger_file is None and self._stop.wait(0.3):
+            return
         try:
             conn.sendall(self.transcript)
         except OSError:

@@ -7,6 +7,7 @@ key ``mlonmcu_config``, ``--mlonmcu-config``, then the ``pytest_mlonmcu_configur
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,14 @@ class ComponentConfig:
     def get(self, key: str, default: str | None = None) -> str | None:
         value = self.raw(key)
         return default if value is None or value == "" else value
+
+    def setting(self, key: str, env: str) -> tuple[str | None, str]:
+        """The key's value, else the environment variable ``env``'s, and where it came from."""
+        value = self.get(key)
+        if value:
+            return value, f"{self.component}.{key}"
+        value = os.environ.get(env)
+        return (value, f"${env}") if value else (None, "")
 
     def get_int(self, key: str, default: int | None = None) -> int | None:
         value = self.get(key)

@@ -121,16 +121,8 @@ def _config(config: ComponentConfig | None) -> ComponentConfig:
     return config if config is not None else RunConfig().scoped("etiss")
 
 
-def _setting(config: ComponentConfig, key: str, env: str) -> tuple[str | None, str]:
-    value = config.get(key)
-    if value:
-        return value, f"etiss.{key}"
-    value = os.environ.get(env)
-    return (value, f"${env}") if value else (None, "")
-
-
 def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
-    install_dir, origin = _setting(config, "install_dir", ENV_INSTALL_DIR)
+    install_dir, origin = config.setting("install_dir", ENV_INSTALL_DIR)
     if install_dir:
         install = EtissInstall.at(Path(install_dir).expanduser(), f"{origin}={install_dir}")
         missing = install.missing()
@@ -141,7 +133,7 @@ def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
                 hint=f"point {origin} at an ETISS install prefix, or unset it and {INSTALL_HINT}",
             )
         return _Plan(install=install, origin=install.origin)
-    text, origin = _setting(config, "source", ENV_SOURCE)
+    text, origin = config.setting("source", ENV_SOURCE)
     if text:
         source = parse_source(text)
         origin = f"{origin}={text}"

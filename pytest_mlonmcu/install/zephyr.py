@@ -190,25 +190,17 @@ def _config(config: ComponentConfig | None) -> ComponentConfig:
     return config if config is not None else RunConfig().scoped("zephyr")
 
 
-def _setting(config: ComponentConfig, key: str, env: str) -> tuple[str | None, str]:
-    value = config.get(key)
-    if value:
-        return value, f"zephyr.{key}"
-    value = os.environ.get(env)
-    return (value, f"${env}") if value else (None, "")
-
-
 def _upstream_projects(config: ComponentConfig) -> list[str]:
     extra = [p.strip() for p in (config.get("west_projects") or "").split(",") if p.strip()]
     return [*UPSTREAM_PROJECTS, *[p for p in extra if p not in UPSTREAM_PROJECTS]]
 
 
 def _plan(config: ComponentConfig) -> _Plan:
-    base, origin = _setting(config, "base", ENV_BASE)
+    base, origin = config.setting("base", ENV_BASE)
     if base:
         install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
         return _Plan(install=install, origin=install.origin)
-    text, origin = _setting(config, "source", ENV_SOURCE)
+    text, origin = config.setting("source", ENV_SOURCE)
     if text:
         source = parse_source(text)
         origin = f"{origin}={text}"

@@ -31,7 +31,14 @@ from pathlib import Path
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
-from .sources import Progress, Source, SourceError, materialize, parse_source, source_identity
+from .sources import (
+    Progress,
+    Source,
+    SourceError,
+    local_source,
+    materialize,
+    source_identity,
+)
 
 UPSTREAM_URL = "https://github.com/tum-ei-eda/etiss"
 # ETISS 0.11.2. The vendored snapshot names only this abbreviated hash; git resolves it after a
@@ -133,17 +140,9 @@ def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
                 hint=f"point {origin} at an ETISS install prefix, or unset it and {INSTALL_HINT}",
             )
         return _Plan(install=install, origin=install.origin)
-    text, origin = config.setting("source", ENV_SOURCE)
-    if text:
-        source = parse_source(text)
-        origin = f"{origin}={text}"
-    else:
-        vendor = os.environ.get(ENV_VENDOR_DIR)
-        tarball = Path(vendor).expanduser() / VENDOR_TARBALL if vendor else None
-        if tarball is not None and tarball.is_file():
-            source, origin = parse_source(str(tarball)), f"${ENV_VENDOR_DIR}/{VENDOR_TARBALL}"
-        else:
-            source, origin = Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream"
+    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    if source is None:
+        source, origin = Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream"
     key = hash_key("etiss", source_identity(source), RECIPE, sys.platform, os.uname().machine)
     return _Plan(source=source, origin=origin, key=key)
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..config import ComponentConfig
 from ..errors import MissingToolError
 
 Progress = Callable[[str], None]
@@ -77,6 +78,24 @@ def parse_source(text: str) -> Source:
 
 
 # -- identity --------------------------------------------------------------------------------
+
+
+VENDOR_DIR_ENV = "MLONMCU_VENDOR_DIR"
+
+
+def local_source(
+    config: ComponentConfig, env_source: str, vendor_tarball: str
+) -> tuple[Source | None, str]:
+    """The source a user named (``<component>.source`` / ``env_source``), else the vendored
+    tarball in ``$MLONMCU_VENDOR_DIR``; ``(None, "")`` when neither: fetch upstream."""
+    text, origin = config.setting("source", env_source)
+    if text:
+        return parse_source(text), f"{origin}={text}"
+    vendor = os.environ.get(VENDOR_DIR_ENV)
+    tarball = Path(vendor).expanduser() / vendor_tarball if vendor else None
+    if tarball is not None and tarball.is_file():
+        return parse_source(str(tarball)), f"${VENDOR_DIR_ENV}/{vendor_tarball}"
+    return None, ""
 
 
 def source_identity(source: Source) -> str:

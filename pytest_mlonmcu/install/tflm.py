@@ -41,7 +41,14 @@ from typing import TYPE_CHECKING
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
-from .sources import Progress, Source, SourceError, materialize, parse_source, source_identity
+from .sources import (
+    Progress,
+    Source,
+    SourceError,
+    local_source,
+    materialize,
+    source_identity,
+)
 
 if TYPE_CHECKING:
     from ..targets.compiled import CompiledTarget
@@ -204,20 +211,13 @@ def _config(config: ComponentConfig | None) -> ComponentConfig:
 
 
 def _plan(config: ComponentConfig) -> _Plan:
-    text = config.get("source")
-    origin = "tflm.source"
-    if not text and os.environ.get(ENV_SOURCE):
-        text, origin = os.environ[ENV_SOURCE], f"${ENV_SOURCE}"
-    if text:
-        try:
-            return _Plan(parse_source(text), f"{origin}={text}")
-        except SourceError as exc:
-            raise TflmInstallError(f"{origin}: {exc}") from exc
-    vendor = os.environ.get(ENV_VENDOR_DIR)
-    tarball = Path(vendor).expanduser() / VENDOR_TARBALL if vendor else None
-    if tarball is not None and tarball.is_file():
-        return _Plan(parse_source(str(tarball)), f"${ENV_VENDOR_DIR}/{VENDOR_TARBALL}")
-    return _Plan(Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream")
+    try:
+        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    except SourceError as exc:
+        raise TflmInstallError(f"{config.setting('source', ENV_SOURCE)[1]}: {exc}") from exc
+    if source is None:
+        return _Plan(Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream")
+    return _Plan(source, origin)
 
 
 def _source_key(plan: _Plan) -> str:

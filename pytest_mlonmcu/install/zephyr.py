@@ -36,7 +36,14 @@ import yaml
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
-from .sources import Progress, Source, SourceError, materialize, parse_source, source_identity
+from .sources import (
+    Progress,
+    Source,
+    SourceError,
+    local_source,
+    materialize,
+    source_identity,
+)
 
 UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
 VERSION = "4.3.0"
@@ -200,19 +207,11 @@ def _plan(config: ComponentConfig) -> _Plan:
     if base:
         install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
         return _Plan(install=install, origin=install.origin)
-    text, origin = config.setting("source", ENV_SOURCE)
-    if text:
-        source = parse_source(text)
-        origin = f"{origin}={text}"
-    else:
-        vendor = os.environ.get(ENV_VENDOR_DIR)
-        tarball = Path(vendor).expanduser() / VENDOR_TARBALL if vendor else None
-        if tarball is not None and tarball.is_file():
-            source, origin = parse_source(str(tarball)), f"${ENV_VENDOR_DIR}/{VENDOR_TARBALL}"
-        else:
-            projects = _upstream_projects(config)
-            key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)
-            return _Plan(origin=f"upstream {UPSTREAM_URL} {UPSTREAM_REVISION}", key=key)
+    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    if source is None:
+        projects = _upstream_projects(config)
+        key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)
+        return _Plan(origin=f"upstream {UPSTREAM_URL} {UPSTREAM_REVISION}", key=key)
     if source.kind == "directory":
         # A workspace-shaped directory is used in place (no copy of 240 MB).
         root = Path(source.location)

@@ -3,11 +3,15 @@
 Keys are ``<component>.<key>`` (``tflmi.arena_size=32768``, ``riscv_qemu.arch=rv32imc``,
 ``run.samples=3``). Sources, weakest first: ``mlonmcu.yml``'s ``config:`` mapping, the ini
 key ``mlonmcu_config``, ``--mlonmcu-config``, then the ``pytest_mlonmcu_configure_run`` hook.
+
+Numbers are range-checked where they are read (the typed getters of ``ComponentConfig``).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,11 @@ from .errors import UsageError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
+
+# Integers end up in C code and in reports: beyond int64 a value is a typo, not a size.
+MAX_INT = 2**63 - 1
+# Longer timeouts overflow threading's waits; a day or a week is what a slow run needs.
+MAX_TIMEOUT = threading.TIMEOUT_MAX
 
 
 def parse_assignments(items: Iterable[str], origin: str) -> dict[str, str]:
@@ -100,23 +109,39 @@ class ComponentConfig:
         value = os.environ.get(env)
         return (value, f"${env}") if value else (None, "")
 
-    def get_int(self, key: str, default: int | None = None) -> int | None:
-        value = self.get(key)
-        if value is None:
-            return default
-        try:
-            return int(parse_size(value))
-        except ValueError:
-            raise UsageError(f"{self.component}.{key}={value!r} is not an integer") from None
+    def label(self, key: str) -> str:
+        return f"{self.component}.{key}"
 
-    def get_float(self, key: str, default: float | None = None) -> float | None:
+    def get_int(
+        self, key: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_INT
+    ) -> int | None:
+        """An integer or size (``64KiB``, ``0x1000``) in ``[minimum, maximum]``, else default."""
         value = self.get(key)
         if value is None:
             return default
-        try:
-            return float(value)
-        except ValueError:
-            raise UsageError(f"{self.component}.{key}={value!r} is not a number") from None
+        return parse_int(value, self.label(key), minimum=minimum, maximum=maximum)
+
+    def get_float(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        positive: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float | None:
+        """A finite number (never nan or inf), > 0 with ``positive``, else default."""
+        value = self.get(key)
+        if value is None:
+            return default
+        return parse_float(
+            value, self.label(key), positive=positive, minimum=minimum, maximum=maximum
+        )
+
+    def get_timeout(self, key: str = "timeout", default: float = 120.0) -> float:
+        """Seconds: finite and > 0 (``inf`` would disable it, ``0``/``-5``/``nan`` fire at once)."""
+        value = self.get(key)
+        return default if value is None else parse_timeout(value, self.label(key))
 
     def get_bool(self, key: str, default: bool = False) -> bool:
         value = self.get(key)
@@ -156,11 +181,78 @@ _SIZE_SUFFIXES = {
 
 
 def parse_size(text: str) -> float:
-    """``"128kB"`` -> 128000, ``"30M"`` -> 3e7, ``"0x100"`` -> 256, ``"12"`` -> 12."""
+    """``"128kB"`` -> 128000, ``"30M"`` -> 3e7, ``"0x100"`` -> 256, ``"12"`` -> 12.
+
+    A ValueError for anything else, also for nan, inf and what overflows to inf (``1e999``).
+    """
     s = str(text).strip().lower().replace("_", "")
+    number: float
     if s.startswith("0x"):
         return int(s, 16)
     for suffix in sorted(_SIZE_SUFFIXES, key=len, reverse=True):
         if s.endswith(suffix) and s[: -len(suffix)].strip():
-            return float(s[: -len(suffix)]) * _SIZE_SUFFIXES[suffix]
-    return float(s) if any(c in s for c in ".e") else int(s)
+            number = float(s[: -len(suffix)]) * _SIZE_SUFFIXES[suffix]
+            break
+    else:
+        number = float(s) if any(c in s for c in ".e") else int(s)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number
+
+
+def parse_int(value: Any, where: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
+    """``value`` (an integer or a size) as an int in ``[minimum, maximum]``, else a usage
+    error naming ``where`` (``tflmi.arena_size``) and the value."""
+    try:
+        number = parse_size(str(value))
+    except ValueError:
+        number = math.nan
+    if isinstance(number, float) and not number.is_integer():  # nan too
+        raise UsageError(f"{where}={value!r} is not an integer (e.g. 4096, 64KiB, 0x1000)")
+    number = int(number)
+    if number < minimum:
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise UsageError(f"{where}={value!r}: expected {wanted}")
+    if number > maximum:
+        raise UsageError(f"{where}={value!r}: expected at most {maximum}")
+    return number
+
+
+def parse_float(
+    value: Any,
+    where: str,
+    *,
+    positive: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """``value`` as a finite float (> 0 with ``positive``; within minimum/maximum)."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{where}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{where}={value!r}: expected a finite number")
+    if positive and number <= 0:
+        raise UsageError(f"{where}={value!r}: expected a number > 0")
+    if minimum is not None and number < minimum:
+        raise UsageError(f"{where}={value!r}: expected a number >= {minimum:g}")
+    if maximum is not None and number > maximum:
+        raise UsageError(f"{where}={value!r}: expected at most {maximum:g}")
+    return number
+
+
+def parse_timeout(value: Any, where: str) -> float:
+    """Seconds, finite and > 0: a usage error naming ``where`` and the value otherwise."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and 0 < number <= MAX_TIMEOUT):
+        raise UsageError(
+            f"{where}={value!r}: expected a timeout in seconds, a finite number > 0 "
+            "(e.g. 120; for a long run a large one such as 86400)"
+        )
+    return number

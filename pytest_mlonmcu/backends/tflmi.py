@@ -86,7 +86,7 @@ class TflmiBackend(Backend):
     # -- host: the wheel ---------------------------------------------------------------------
     def arena_size(self, model: Model) -> int:
         """The wheel's (64-bit host) smallest arena, or ``tflmi.arena_size``."""
-        configured = self.config.get_int("arena_size")
+        configured = self.config.get_int("arena_size", minimum=1)
         if configured:
             return configured
         key = hash_key("tflmi-arena", model.sha256, wheel_version())
@@ -183,7 +183,7 @@ class TflmiBackend(Backend):
         atomic_write_text(
             work_dir / "tflmi_glue_command.sh", "#!/bin/sh\n" + shlex.join(glue_cmd) + "\n"
         )
-        configured = self.config.get_int("arena_size")
+        configured = self.config.get_int("arena_size", minimum=1)
         arena = configured or self.probe_arena(model, target, lib, glue, work_dir)
         atomic_write_text(work_dir / MODEL_HEADER, model_header(model, arena))
         artifact = self.program(lib, glue, work_dir, "tflmi_main.cc")

@@ -66,7 +66,7 @@ from ..boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from ..config import ComponentConfig
+from ..config import ComponentConfig, parse_int, parse_timeout
 from ..errors import CompileError, MissingToolError, RunError, UsageError
 from ..metrics.elf import elf_sizes, symbol_addresses
 from ..protocol import HarnessReport, parse_harness_output
@@ -152,8 +152,12 @@ class ZephyrBoardTarget(CompiledTarget):
     def zephyr_config(self) -> ComponentConfig:
         return ComponentConfig("zephyr", self.config._config)
 
+    def seconds(self, key: str, default: str) -> float:
+        """A timeout setting (finite, > 0): a usage error naming the key otherwise."""
+        return parse_timeout(self.setting(key, default), f"{self.name}.{key}")
+
     def timeout(self) -> float:
-        return float(self.setting("timeout", "120") or 120)
+        return self.seconds("timeout", "120")
 
     def flash_method(self) -> str:
         method = self.setting("flash", self.board.flash) or "none"
@@ -345,10 +349,10 @@ class ZephyrBoardTarget(CompiledTarget):
         return self._run_device(program, work_dir, method, port)
 
     def _lock_timeout(self) -> float:
-        return float(self.setting("lock_timeout", "3600") or 3600)
+        return self.seconds("lock_timeout", "3600")
 
     def _baud(self) -> int:
-        return int(self.setting("baud", str(self.board.baud)) or self.board.baud)
+        return parse_int(self.setting("baud", str(self.board.baud)), f"{self.name}.baud", minimum=1)
 
     def _run_device(self, program: Program, work_dir: Path, method: str, spec: str) -> RunOutput:
         try:
@@ -381,7 +385,7 @@ class ZephyrBoardTarget(CompiledTarget):
                 flash_seconds = 0.0
                 if cmd:
                     flash_seconds = run_flash(
-                        cmd, req.cwd, float(self.setting("flash_timeout", "120") or 120),
+                        cmd, req.cwd, self.seconds("flash_timeout", "120"),
                         work_dir / "flash.log",
                     )  # fmt: skip
                 if open_after:

@@ -68,7 +68,7 @@ def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Pat
     from . import tvm_version
     from .backend import source_digest
 
-    trials = backend.config.get_int("tune_trials", len(CANDIDATES)) or len(CANDIDATES)
+    trials = backend.config.get_int("tune_trials", len(CANDIDATES), minimum=1)
     candidates = list(CANDIDATES[: max(1, trials)])
     base = backend.options()
     key = hash_key(

@@ -128,7 +128,7 @@ class ZephyrBoardTarget(CompiledTarget):
     board: ClassVar[Board]
     # True for a target named after the Zephyr board (stm32f746g_disco) rather than the board.
     bound: ClassVar[bool] = False
-    # The main keys (--mlonmcu-list); the rest are in the module docstring.
+    # Every key it reads (--mlonmcu-list; unknown keys are usage errors).
     config_keys: ClassVar[dict[str, str]] = {
         "port": "(--mlonmcu-board NAME=PORT; emulated: socket://HOST:PORT or a free one)",
         "flash": "(the board's: west, openocd, st-flash, esptool, qemu, none)",
@@ -137,6 +137,14 @@ class ZephyrBoardTarget(CompiledTarget):
         "libc": "auto",
         "build": "auto",
         "count": "(emulated boards: plugin, icount or none)",
+        "serial_number": "(the board's: the probe's serial number for flashing)",
+        "baud": "(the board's)",
+        "flash_timeout": "120",
+        "lock_timeout": "3600",
+        "stack_size": "(the board's stack)",
+        "kconfig": "(extra prj.conf lines, ;-separated)",
+        "qemu_serial": "tcp (or pty)",
+        "plugin_include": "(QEMU plugin headers)",
     }
 
     # -- configuration --------------------------------------------------------------------

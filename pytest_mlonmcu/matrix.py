@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from .backends import BACKENDS
-from .features import check_features
+from .features import FEATURES, check_features
 from .settings import Settings
 from .targets import TARGETS
 
@@ -28,6 +29,15 @@ class Case:
         return "-".join(
             [self.model_label or model_label(self.model), self.backend, self.target, *self.features]
         )
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(text: str, unsafe: re.Pattern[str] = _UNSAFE) -> str:
+    """``text`` as one file name: each ``unsafe`` character becomes ``_``, no leading ``.``."""
+    name = unsafe.sub("_", text)
+    return "_" + name if name.startswith(".") or not name else name
 
 
 def model_label(model: str) -> str:
@@ -89,3 +99,26 @@ def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
                 label = labels[model] if labels[model] != model_label(model) else ""
                 cases.append(Case(model, backend, target, features, label))
     return cases
+
+
+def case_from_id(param_id: str) -> Case | None:
+    """The Case that a test id ``<model label>-<backend>-<target>[-<feature>...]`` names.
+
+    For the controller, which never sees a crashed worker's item: the model is known by
+    its label only, and other parameters of the test end up in the label (before) or are
+    dropped (after). None when no known backend and target follow each other.
+    """
+    backends = {safe_name(n): n for n in BACKENDS.names()}
+    targets = {safe_name(n): n for n in TARGETS.names()}
+    features = {safe_name(n): n for n in FEATURES.names()}
+    parts = param_id.split("-")
+    for i in range(1, len(parts) - 1):
+        if parts[i] in backends and parts[i + 1] in targets:
+            label = "-".join(parts[:i])
+            chosen = []
+            for part in parts[i + 2 :]:
+                if part not in features:
+                    break
+                chosen.append(features[part])
+            return Case(label, backends[parts[i]], targets[parts[i + 1]], tuple(chosen), label)
+    return None

@@ -23,7 +23,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
 )
 from .matrix import Case, expand
 from .report import summary_table
-from .session import SessionResults, make_record
+from .session import SessionResults, attach_case, attach_record, make_record
 from .settings import Settings
 from .targets import TARGETS, register_builtin_targets
 
@@ -65,6 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = SessionResults()
+    if not hasattr(config, "workerinput"):  # gathers the records of every process
+        config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
     if config.getoption("mlonmcu_list"):
         from .listing import describe_components
 
@@ -121,6 +123,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     phases = item.stash.setdefault(OUTCOME_KEY, [])
     phases.append(report)
+    if report.when == "setup":
+        attach_case(report, case)  # names the case should the worker die during the test
     if report.when == "teardown":
         outcome, reason = "passed", ""
         for rep in phases:
@@ -133,7 +137,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 reason = _short_reason(rep)
         run = item.stash.get(RUN_KEY, None)
         record = make_record(run, case, outcome, reason, item.nodeid, gates.record_fields(item))
-        item.config.stash[RESULTS_KEY].add(record)
+        attach_record(report, record)  # travels with the report (session.py)
     return report
 
 
@@ -147,20 +151,13 @@ def _short_reason(report: pytest.TestReport) -> str:
     return str(report.longrepr)[-2000:]
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    results = node.config.stash[RESULTS_KEY]
-    results.merge_worker_output(getattr(node, "workeroutput", {}) or {})
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if RESULTS_KEY not in config.stash:
         return
     results = config.stash[RESULTS_KEY]
     if hasattr(config, "workerinput"):
-        results.export_for_controller(config)
-        return
+        return  # its records went to the controller with each test's report
     path = config.stash[SETTINGS_KEY].json_path
     if path is not None:
         results.write_json(path)

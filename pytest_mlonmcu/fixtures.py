@@ -12,6 +12,7 @@ from .backends.base import Backend
 from .matrix import Case
 from .models.model import Model, ModelResolver
 from .run import Run
+from .session import portable
 from .targets.base import Target
 
 SETTINGS_KEY = pytest.StashKey["object"]()
@@ -58,8 +59,8 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
     if reason:
         pytest.skip(reason)
     yield run
-    # junit properties (--junitxml) and the run's record
-    for key, value in run.metrics.items():
+    # junit properties (--junitxml); they travel to the xdist controller with the report
+    for key, value in portable(run.metrics).items():
         request.node.user_properties.append((key, value))
     for stage, rec in run.stages.items():
         request.node.user_properties.append((f"{stage}_seconds", round(rec.seconds, 4)))

@@ -12,6 +12,7 @@ from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     CASE_KEY,
     RESULTS_KEY,
+    RUN_DIRS_KEY,
     RUN_KEY,
     SETTINGS_KEY,
     mlonmcu_backend,
@@ -23,6 +24,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
 )
 from .matrix import Case, expand
 from .report import summary_table
+from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record
 from .settings import Settings
 from .targets import TARGETS, register_builtin_targets
@@ -35,6 +37,7 @@ MARKERS = [
     "slow: a long test (deselect with -m 'not slow')",
     gates.MARKER_HELP,
 ]
+SESSION_ID_KEY = "mlonmcu_session"  # workerinput: the controller's session id
 OUTCOME_KEY = pytest.StashKey[list]()
 WRITTEN_KEY = pytest.StashKey[list]()  # report files written at sessionfinish
 
@@ -64,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except MlonmcuError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
+    # xdist workers share the controller's session id (their run folders are one session's).
+    session_id = getattr(config, "workerinput", {}).get(SESSION_ID_KEY) or new_session_id()
+    config.stash[RUN_DIRS_KEY] = RunDirs(settings.out_dir, session_id)
     config.stash[RESULTS_KEY] = SessionResults()
     if not hasattr(config, "workerinput"):  # gathers the records of every process
         config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
@@ -101,6 +107,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_configure_node(node) -> None:
     # xdist controller: workers compare with the baseline the controller read.
     gates.configure_node(node)
+    run_dirs = node.config.stash.get(RUN_DIRS_KEY, None)
+    if run_dirs is not None:
+        node.workerinput[SESSION_ID_KEY] = run_dirs.session
 
 
 @pytest.hookimpl(wrapper=True)
@@ -168,6 +177,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         written += gates.write_baseline(records, gate_settings.save_baseline)
     written += exporters.write_reports(records, config.stash[exporters.REPORTS_KEY], gate_settings)
     config.stash[WRITTEN_KEY] = written
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run_dirs = config.stash.get(RUN_DIRS_KEY, None)
+    if run_dirs is not None:
+        run_dirs.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

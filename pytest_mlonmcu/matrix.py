@@ -1,4 +1,9 @@
-"""The benchmark matrix: models x backends x targets (x features) -> test cases."""
+"""The benchmark matrix: models x backends x targets (x features) -> test cases.
+
+A case's id (``aww-tflmi-host_x86[-feature...]``) names its test and its artifacts
+folder, so it is safe as a file name: each part holds only ``[A-Za-z0-9_.-]`` and never
+starts with ``.``; a model given by path is named by its file's stem.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +31,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        return "-".join(
-            [self.model_label or model_label(self.model), self.backend, self.target, *self.features]
-        )
+        parts = [self.model_label or model_label(self.model), self.backend, self.target]
+        return "-".join(safe_name(p) for p in [*parts, *self.features])
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -40,9 +44,15 @@ def safe_name(text: str, unsafe: re.Pattern[str] = _UNSAFE) -> str:
     return "_" + name if name.startswith(".") or not name else name
 
 
+def is_model_path(model: str) -> bool:
+    """How ModelResolver tells a path (``x.tflite``, ``dir/x``) from a name (``aww``)."""
+    return model.endswith(".tflite") or ("/" in model and not model.startswith("zoo:"))
+
+
 def model_label(model: str) -> str:
-    label = Path(model).stem if model.endswith(".tflite") else model
-    return label.replace("zoo:", "zoo_")
+    """The model's part of case ids: a path's stem, ``zoo:aww`` -> ``zoo_aww``, a name."""
+    label = Path(model).stem if is_model_path(model) else model.replace("zoo:", "zoo_")
+    return safe_name(label)
 
 
 def _unique_labels(models: list[str]) -> dict[str, str]:

@@ -28,6 +28,7 @@ from .config import RunConfig
 from .matrix import Case
 from .models.model import Model, ModelResolver
 from .samples import SampleSet
+from .session import portable
 from .stages import Stage
 from .targets import TARGETS
 from .targets.base import Target
@@ -170,9 +171,8 @@ class Run:
             "metrics": self.metrics,
             "config": self.config.as_dict(),
         }
-        atomic_write_text(
-            self.artifacts_dir / "metrics.json", json.dumps(data, indent=2, default=str)
-        )
+        text = json.dumps(portable(data), indent=2, allow_nan=False)
+        atomic_write_text(self.artifacts_dir / "metrics.json", text)
 
     # -- stages -------------------------------------------------------------------
     def _stage_load(self) -> None:

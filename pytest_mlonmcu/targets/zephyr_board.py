@@ -562,7 +562,8 @@ def _maybe_lock(key: str | None, timeout: float) -> contextlib.AbstractContextMa
 
 def _write_script(path: Path, commands: list[list[str]], note: str = "") -> None:
     lines = ["#!/bin/sh", "# How this run put the program on the board."]
-    lines += [f"# {note}"] if note else []
+    # One comment line, whatever the paths in it hold (a newline would start a command).
+    lines += ["# " + "".join(c if c.isprintable() else "?" for c in note)] if note else []
     lines += ["set -e"]
     lines += [shlex.join(c) for c in commands]
     path.write_text("\n".join(lines) + "\n")

@@ -154,8 +154,8 @@ def cached_etiss(
     plan = _plan(_config(config), cache or Cache())
     if plan.install is not None:
         return plan.install
-    entry = (cache or Cache()).path("etiss", plan.key)
-    return EtissInstall.at(entry, plan.origin) if entry.is_dir() else None
+    entry = (cache or Cache()).lookup("etiss", plan.key)
+    return EtissInstall.at(entry, plan.origin) if entry is not None else None
 
 
 def etiss_unavailable_reason(
@@ -171,7 +171,7 @@ def etiss_unavailable_reason(
         plan = _plan(_config(config), cache)
     except MissingToolError as exc:
         return f"ETISS: {exc}"
-    if plan.install is not None or cache.path("etiss", plan.key).is_dir():
+    if plan.install is not None or cache.lookup("etiss", plan.key) is not None:
         return None
     if plan.key in _FAILED:
         return f"ETISS: an earlier build in this session failed: {_FAILED[plan.key]}"
@@ -230,8 +230,8 @@ def ensure_etiss(
     plan = _plan(_config(config), cache)
     if plan.install is not None:
         return plan.install
-    entry = cache.path("etiss", plan.key)
-    if entry.is_dir():
+    entry = cache.lookup("etiss", plan.key)
+    if entry is not None:
         return EtissInstall.at(entry, plan.origin)
     if plan.key in _FAILED:
         raise _FAILED[plan.key]
@@ -245,7 +245,10 @@ def ensure_etiss(
                 "python -m pytest_mlonmcu install etiss --apt)",
             )
         apt_install(missing, say)
-    say(f"etiss: building from {plan.origin} into {entry} (once; other processes wait)")
+    say(
+        f"etiss: building from {plan.origin} into {cache.path('etiss', plan.key)} "
+        "(once; other processes wait)"
+    )
     try:
         entry = cache.get_or_create("etiss", plan.key, lambda tmp: _build(plan, tmp, say))
     except MissingToolError as exc:

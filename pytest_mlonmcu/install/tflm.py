@@ -476,9 +476,9 @@ def ensure_tflm_library(
     if key in _FAILED:
         raise _FAILED[key]
     tree = source_tree(config, cache, say)
-    entry = cache.path("tflm-lib", key)
+    entry = cache.lookup("tflm-lib", key)
     built = False
-    if not (entry / LIBRARY_NAME).is_file():
+    if entry is None:
 
         def produce(tmp: Path) -> None:
             nonlocal built

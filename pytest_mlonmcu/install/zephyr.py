@@ -236,8 +236,8 @@ def cached_zephyr(
     plan = _plan(_config(config))
     if plan.install is not None:
         return plan.install
-    entry = (cache or Cache()).path("zephyr", plan.key)
-    return _from_entry(entry, plan.origin) if entry.is_dir() else None
+    entry = (cache or Cache()).lookup("zephyr", plan.key)
+    return _from_entry(entry, plan.origin) if entry is not None else None
 
 
 def missing_host_tools() -> list[str]:
@@ -268,7 +268,7 @@ def zephyr_unavailable_reason(
         plan = _plan(_config(config))
     except MissingToolError as exc:
         return f"Zephyr: {exc}"
-    if plan.install is not None or cache.path("zephyr", plan.key).is_dir():
+    if plan.install is not None or cache.lookup("zephyr", plan.key) is not None:
         return None
     if plan.key in _FAILED:
         return f"Zephyr: an earlier attempt in this session failed: {_FAILED[plan.key]}"
@@ -301,12 +301,15 @@ def ensure_zephyr(
     plan = _plan(config)
     if plan.install is not None:
         return plan.install
-    entry = cache.path("zephyr", plan.key)
-    if entry.is_dir():
+    entry = cache.lookup("zephyr", plan.key)
+    if entry is not None:
         return _from_entry(entry, plan.origin)
     if plan.key in _FAILED:
         raise _FAILED[plan.key]
-    say(f"zephyr: preparing from {plan.origin} into {entry} (once; other processes wait)")
+    say(
+        f"zephyr: preparing from {plan.origin} into {cache.path('zephyr', plan.key)} "
+        "(once; other processes wait)"
+    )
     try:
         if plan.source is not None:
             entry = cache.get_or_create("zephyr", plan.key, lambda tmp: _unpack(plan, tmp, say))
@@ -340,7 +343,8 @@ def write_west_config(topdir: Path) -> None:
 def _unpack(plan: _Plan, entry: Path, say: Progress) -> None:
     assert plan.source is not None
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mlonmcu-zephyr.", dir=entry.parent) as tmp:
+    # Inside the entry's temp dir: a killed unpack is swept with it by the next producer.
+    with tempfile.TemporaryDirectory(prefix="mlonmcu-zephyr.", dir=entry) as tmp:
         try:
             root = materialize(plan.source, Path(tmp), progress=lambda m: say(f"zephyr: {m}"))
         except SourceError as exc:

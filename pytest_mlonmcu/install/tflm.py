@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
+from ..targets.toolchain import compiler_identity
 from .sources import (
     Progress,
     Source,
@@ -152,7 +153,13 @@ class LibrarySpec:
         """The parts that make two builds differ (not the label)."""
         return {
             "prefix": self.prefix,
-            "compiler": compiler_version(self.prefix),
+            "compiler": compiler_identity(self.prefix + "gcc"),
+            "cxx_compiler": compiler_identity(self.prefix + "g++"),
+            # The recipe's own flags, so that editing them rebuilds without a version bump.
+            "common": COMMON_FLAGS,
+            "c": C_FLAGS,
+            "cxx": CXX_FLAGS,
+            "defines": self.defines(),
             "arch": list(self.arch_flags),
             "opt": list(self.opt_flags),
             "system": list(self.system_flags),
@@ -185,16 +192,6 @@ def arch_flags_of(cflags: Sequence[str]) -> tuple[str, ...]:
 def opt_flags_of(cflags: Sequence[str]) -> tuple[str, ...]:
     opts = [f for f in cflags if re.match(r"^-O[0-3sgz]?$|^-Ofast$", f)]
     return tuple(opts[-1:]) or ("-O2",)
-
-
-@functools.cache
-def compiler_version(prefix: str) -> str:
-    """``<prefix>gcc --version``'s first line ('' when the compiler is missing)."""
-    try:
-        proc = subprocess.run([f"{prefix}gcc", "--version"], capture_output=True, text=True)
-    except OSError:
-        return ""
-    return proc.stdout.splitlines()[0].strip() if proc.returncode == 0 and proc.stdout else ""
 
 
 # -- where the source comes from ------------------------------------------------------------

@@ -55,8 +55,11 @@ if TYPE_CHECKING:
     from ..targets.compiled import CompiledTarget
 
 UPSTREAM_URL = "https://github.com/tensorflow/tflite-micro"
+# 2026-08-20. Only this abbreviated commit is recorded (the vendored snapshot's name and its
+# VENDORED.md; the snapshot has no .git); the snapshot itself is pinned by digest.
 PINNED_COMMIT = "90b983c2"
 VENDOR_TARBALL = f"tflm-{PINNED_COMMIT}-src.tar.xz"
+VENDOR_SHA256 = "bad5db974994d6e2bcf1a63976cbde2b081f31768098fe7b5976a4be7552b1e3"
 ENV_SOURCE = "MLONMCU_TFLM_SOURCE"
 ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
 METADATA = "mlonmcu-tflm.json"
@@ -71,12 +74,16 @@ FLATBUFFERS_PATCH = "tensorflow/lite/micro/tools/make/flatbuffers.patch"
 class ThirdParty:
     name: str  # folder under the downloads dir
     url: str
-    revision: str  # tag or full commit, as TFLM's download scripts pin it
+    revision: str  # the full commit TFLM's download scripts pin (by tag or commit)
 
 
 # The versions TFLM 90b983c2's download scripts pin (see tflm/VENDORED.md of the snapshot).
 THIRD_PARTY = [
-    ThirdParty("flatbuffers", "https://github.com/google/flatbuffers", "v25.9.23"),
+    ThirdParty(  # tag v25.9.23
+        "flatbuffers",
+        "https://github.com/google/flatbuffers",
+        "187240970746d00bbd26b0f5873ed54d2477f9f3",
+    ),
     ThirdParty(
         "gemmlowp",
         "https://github.com/google/gemmlowp",
@@ -209,9 +216,10 @@ def _config(config: ComponentConfig | None) -> ComponentConfig:
 
 def _plan(config: ComponentConfig) -> _Plan:
     try:
-        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
     except SourceError as exc:
-        raise TflmInstallError(f"{config.setting('source', ENV_SOURCE)[1]}: {exc}") from exc
+        text, origin = config.setting("source", ENV_SOURCE)
+        raise TflmInstallError(f"{origin}: {exc}" if text else f"TFLM source: {exc}") from exc
     if source is None:
         return _Plan(Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream")
     return _Plan(source, origin)

@@ -47,9 +47,12 @@ from .sources import (
 
 UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
 VERSION = "4.3.0"
+# A release tag (west init --mr takes a branch or tag). Its commit is not recorded here (the
+# vendored subset comes from a third-party import without git data).
 UPSTREAM_REVISION = f"v{VERSION}"
 UPSTREAM_PROJECTS = ("cmsis_6", "hal_stm32")
 VENDOR_TARBALL = f"zephyr-{VERSION}-subset.tar.xz"
+VENDOR_SHA256 = "bb8157f9dbd9b8192acd410c5f487194fab29411cd7fa582d3b7c3621b283e44"
 ENV_BASE = "ZEPHYR_BASE"
 ENV_SOURCE = "MLONMCU_ZEPHYR_SOURCE"
 ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
@@ -207,7 +210,7 @@ def _plan(config: ComponentConfig) -> _Plan:
     if base:
         install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
         return _Plan(install=install, origin=install.origin)
-    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
     if source is None:
         projects = _upstream_projects(config)
         key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)

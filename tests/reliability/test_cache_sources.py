@@ -161,3 +161,25 @@ def test_pinned_revisions_are_commits():
     # Only abbreviated commits of ETISS and TFLM are known here (see the installers).
     for pin in (etiss.PINNED_COMMIT, tflm.PINNED_COMMIT, *etiss.SUBMODULE_FALLBACKS.values()):
         assert re.fullmatch(r"[0-9a-f]{8,40}", pin)
+
+
+def test_tarball_members_outside_the_destination_are_refused(tmp_path):
+    evil = tmp_path / "evil.tar"
+    payload = tmp_path / "payload.txt"
+    payload.write_text("x\n")
+    with tarfile.open(evil, "w") as tf:
+        tf.add(payload, arcname="pkg/ok.txt")
+        tf.add(payload, arcname="pkg/../../escaped.txt")
+    with pytest.raises(SourceError, match=f"cannot unpack {re.escape(str(evil))}"):
+        materialize(parse_source(str(evil)), tmp_path / "work" / "deep")
+    assert not (tmp_path / "work" / "escaped.txt").exists()
+
+
+def test_required_python_has_tarfile_extraction_filters():
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    spec = tomllib.loads(pyproject.read_text())["project"]["requires-python"]
+    minimum = tuple(int(p) for p in re.fullmatch(r">=\s*([\d.]+)", spec).group(1).split("."))
+    # extractall(filter=...) exists from 3.11.4 on (3.12+ always has it).
+    assert minimum >= (3, 11, 4)

@@ -198,3 +198,28 @@ def test_lock_timeout_comes_from_argument_cache_environment_then_kind(tmp_path, 
     monkeypatch.setenv(LOCK_TIMEOUT_ENV, "7")
     assert cache.timeout_for("tflm-lib") == cache.timeout_for("reference") == 7
     assert Cache(tmp_path, lock_timeout=3).timeout_for("tflm-lib") == 3
+
+
+def test_installers_take_only_completed_entries(tmp_path, monkeypatch):
+    from pytest_mlonmcu.config import RunConfig
+    from pytest_mlonmcu.install import etiss
+
+    for var in (etiss.ENV_INSTALL_DIR, etiss.ENV_SOURCE, etiss.ENV_VENDOR_DIR):
+        monkeypatch.delenv(var, raising=False)
+    source = tmp_path / "etiss-src"
+    source.mkdir()
+    config = RunConfig({"etiss.source": str(source)}).scoped("etiss")
+    cache = Cache(tmp_path / "cache")
+    key = etiss._plan(config, cache).key
+    # An installation-shaped folder that never got its marker (a crash, an older version).
+    entry = cache.path("etiss", key)
+    (entry / "bin").mkdir(parents=True)
+    (entry / "bin" / "bare_etiss_processor").write_text("#!/bin/sh\n")
+    (entry / "bin" / "bare_etiss_processor").chmod(0o755)
+    (entry / "examples").mkdir()
+    (entry / "examples" / "base.ini").write_text("")
+    assert etiss.cached_etiss(config, cache) is None
+
+    (entry / MARKER).write_text("{}")
+    found = etiss.cached_etiss(config, cache)
+    assert found is not None and found.prefix == entry

@@ -89,7 +89,8 @@ class TflmiBackend(Backend):
         configured = self.config.get_int("arena_size", minimum=1)
         if configured:
             return configured
-        key = hash_key("tflmi-arena", model.sha256, wheel_version())
+        runner = Path(tflmi_runner.__file__)  # our search code is an input too
+        key = hash_key("tflmi-arena", model.sha256, wheel_version(), runner)
 
         def produce(tmp: Path) -> None:
             proc = subprocess.run(
@@ -219,7 +220,7 @@ class TflmiBackend(Backend):
 
         templates = [TEMPLATE_DIR / n for n in TEMPLATES]
         key = hash_key(
-            "tflmi-target-arena-v1", model.sha256, target.identity(), lib.key, *templates
+            "tflmi-target-arena-v1", model.sha256, target.build_identity(), lib.key, *templates
         )
 
         def produce(tmp: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,9 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with tarfile.open(vendor / zinstall.VENDOR_TARBALL, "w:xz") as tf:
         tf.add(tmp_path / "ws", arcname="zephyr-4.3.0")
     monkeypatch.setenv("MLONMCU_VENDOR_DIR", str(vendor))
+    # A vendored tarball must have the pinned digest: pin this stand-in's.
+    fake_digest = hashlib.sha256((vendor / zinstall.VENDOR_TARBALL).read_bytes()).hexdigest()
+    monkeypatch.setattr(zinstall, "VENDOR_SHA256", fake_digest)
     installed = zinstall.ensure_zephyr(RunConfig().scoped("zephyr"), cache=cache)
     assert installed.origin == f"$MLONMCU_VENDOR_DIR/{zinstall.VENDOR_TARBALL}"
     assert installed.base.parent.parent == cache.root / "zephyr"

@@ -65,6 +65,7 @@ def _score(figures: dict) -> tuple[float, float]:
 
 def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Path) -> int:
     """The best unroll factor for ``model`` on ``target`` (cached); the log goes to work_dir."""
+    from ...targets.compiled import CompiledTarget
     from . import tvm_version
     from .backend import source_digest
 
@@ -76,7 +77,7 @@ def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Pat
         TUNE_FORMAT,
         model.sha256,
         {**base.as_dict(), "unroll": None},
-        target.identity(),
+        target.build_identity() if isinstance(target, CompiledTarget) else target.identity(),
         target.config.get("optimize", "2"),
         candidates,
         tvm_version(),

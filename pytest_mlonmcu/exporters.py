@@ -19,7 +19,8 @@ import pytest
 from . import options
 from .cache import atomic_write_bytes, atomic_write_text
 from .errors import UsageError
-from .gates import Baseline, GateSettings, as_number, fmt_percent, percent_change, usable_record
+from .gates import Baseline, GateSettings, usable_record
+from .gates.numbers import as_number, fmt_percent, percent_change
 from .report import (
     COLUMNS,
     Column,

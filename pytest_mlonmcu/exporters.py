@@ -18,9 +18,9 @@ import pytest
 
 from . import options
 from .cache import atomic_write_bytes, atomic_write_text
+from .core.numbers import as_number, fmt_percent, percent_change
 from .errors import UsageError
 from .gates import Baseline, GateSettings, usable_record
-from .gates.numbers import as_number, fmt_percent, percent_change
 from .report import (
     COLUMNS,
     Column,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .core.numbers import fmt_number
+
 # (metric key, header) - MLonMCU's column names.
 COLUMNS = [
     ("setup_instructions", "Setup Instructions"),
@@ -28,19 +30,15 @@ METRIC_TITLES = {
 }
 
 
-def _fmt(value: Any) -> str:
+def fmt_value(value: Any) -> str:
+    """A table cell: ``-`` for no value, yes/no, a number as ``fmt_number`` shows it."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, int | float):
+        return fmt_number(value)
     return str(value)
-
-
-fmt_value = _fmt
 
 
 def _validation(record: dict[str, Any]) -> str:
@@ -83,7 +81,7 @@ class Column:
         return record.get("metrics", {}).get(self.key)
 
     def text(self, record: dict[str, Any]) -> str:
-        return _fmt(self.value(record))
+        return fmt_value(self.value(record))
 
 
 def field_column(key: str) -> Column:

@@ -13,10 +13,10 @@ process has identically: markers, options, and the baseline that the controller 
 configure time and hands to its xdist workers. So ``-n 2`` and a serial session fail the
 same tests; the controller only summarises the records.
 
-The package, one module per job (each imports only those listed before it):
+The package, one module per job (each imports only those listed before it; metric numbers
+are read and formatted by ``core/numbers.py``):
 
-- ``numbers``: finite metric values, their formatting, limits (``30M``, ``128kB``);
-- ``budgets``: ``Budget``, ``BudgetCheck``, the ``budget`` marker and its parsers;
+- ``budgets``: ``Budget``, ``BudgetCheck``, the ``budget`` marker, limits (``30M``);
 - ``baseline``: ``--mlonmcu-fail-on`` rules, baseline files, ``compare`` and its ``Delta``;
 - ``settings``: ``GateSettings`` (options, yml, the baseline) and the xdist hand-over;
 - ``check``: the check of one test (``check_item``) and its fields of the JSON record;

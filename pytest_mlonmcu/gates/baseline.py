@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import atomic_write_text
+from ..core.numbers import Number, as_number, fmt_number, fmt_percent, percent_change
 from ..errors import UsageError
-from .numbers import Number, as_number, fmt_number, fmt_percent, parse_limit, percent_change
+from .budgets import parse_limit
 
 BASELINE_KIND = "pytest-mlonmcu-baseline"
 BASELINE_VERSION = 1

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
 
+from ..core.numbers import Number, fmt_number, fmt_percent, parse_size, percent_change
 from ..errors import UsageError
-from .numbers import Number, fmt_number, fmt_percent, parse_limit, percent_change
 
 BUDGET_MARKER = "budget"
 MARKER_HELP = (
     "budget(**limits): metric budgets of this test, e.g. "
     "@pytest.mark.budget(rom_bytes='128kB', invoke_instructions='30M')"
 )
+
+
+def parse_limit(value: Any, origin: str) -> Number:
+    """A budget or allowance: a finite number >= 0, given as an int/float or a size string
+    (``30M``, ``128kB``, ``64KiB``: ``core.numbers.parse_size``); a usage error naming
+    ``origin`` otherwise."""
+    if isinstance(value, bool):
+        raise UsageError(f"{origin}: {value!r} is not a number")
+    number: Number
+    if isinstance(value, int | float):
+        number = value
+    else:
+        try:
+            number = parse_size(str(value))
+        except ValueError:
+            raise UsageError(
+                f"{origin}: {value!r} is not a number or a size (e.g. 30M, 128kB, 64KiB)"
+            ) from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise UsageError(f"{origin}: {value!r} is not a finite number")
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if number < 0:
+        raise UsageError(f"{origin}: {value!r} is negative")
+    return number
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from ..core.numbers import as_number
 from ..errors import UsageError
 from ..stages import Stage
 from .baseline import FAILING_VERDICTS, Delta, compare
 from .budgets import BudgetCheck
-from .numbers import as_number
 from .settings import GATES_KEY, GateSettings
 
 LATENCY_METRIC = "latency_ms"

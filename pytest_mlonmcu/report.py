@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core.numbers import fmt_number
+from .core.records import RunRecord
 
 # (metric key, header) - MLonMCU's column names.
 COLUMNS = [
@@ -41,19 +42,19 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def _validation(record: dict[str, Any]) -> str:
+def _validation(record: RunRecord) -> str:
     passed = record["metrics"].get("validation_passed")
     if passed is None:
         return "-"
     return f"{record['metrics'].get('validation_mode', '')} " + ("ok" if passed else "FAILED")
 
 
-def _stage_times(record: dict[str, Any]) -> str:
+def _stage_times(record: RunRecord) -> str:
     return " ".join(f"{k}={v['seconds']:.2f}" for k, v in record["stages"].items())
 
 
 # Record fields usable as columns: key -> (title, cell value).
-FIELDS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+FIELDS: dict[str, tuple[str, Callable[[RunRecord], Any]]] = {
     "id": ("Run", lambda r: r["id"]),
     "nodeid": ("Test", lambda r: r.get("nodeid")),
     "model": ("Model", lambda r: r["model"]),
@@ -75,12 +76,12 @@ class Column:
     title: str
     numeric: bool = False
 
-    def value(self, record: dict[str, Any]) -> Any:
+    def value(self, record: RunRecord) -> Any:
         if self.key in FIELDS:
             return FIELDS[self.key][1](record)
         return record.get("metrics", {}).get(self.key)
 
-    def text(self, record: dict[str, Any]) -> str:
+    def text(self, record: RunRecord) -> str:
         return fmt_value(self.value(record))
 
 
@@ -120,7 +121,7 @@ def rename_columns(columns: list[Column], renames: dict[str, str]) -> list[Colum
     return out
 
 
-def default_columns(records: list[dict[str, Any]], verbosity: int = 0) -> list[Column]:
+def default_columns(records: list[RunRecord], verbosity: int = 0) -> list[Column]:
     """The terminal table: fewer metrics with -q, stage times with -v."""
     metrics = [metric_column(k) for k, _ in COLUMNS if verbosity >= 0 or k in QUIET_COLUMNS]
     if verbosity >= 0 and any("latency_ms" in r["metrics"] for r in records):
@@ -148,7 +149,7 @@ def format_table(headers: list[str], rows: list[list[str]], numeric: set[int]) -
 
 
 def summary_table(
-    records: list[dict[str, Any]], verbosity: int = 0, columns: list[Column] | None = None
+    records: list[RunRecord], verbosity: int = 0, columns: list[Column] | None = None
 ) -> list[str]:
     """Lines of the terminal table (``columns``: --mlonmcu-columns/--mlonmcu-rename)."""
     columns = columns if columns is not None else default_columns(records, verbosity)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from .cache import atomic_write_text
+from .core.records import RunRecord
 
 SCHEMA_VERSION = 1
 WORKER_KEY = "mlonmcu_runs"
@@ -47,7 +48,7 @@ class SessionResults:
 
 def make_record(
     run, case, outcome: str, reason: str, nodeid: str, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> RunRecord:
     """The JSON record of one test (``run`` may be None when the test never built one).
 
     ``extra`` adds fields, e.g. the gates' ``budgets``, ``comparison``, ``gate_failures``.

@@ -7,10 +7,11 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 from ..cache import atomic_write_text
 from ..core.numbers import Number, as_number, fmt_number, fmt_percent, percent_change
+from ..core.records import DeltaRecord, RunMetrics, RunRecord
 from ..errors import UsageError
 from .budgets import parse_limit
 
@@ -29,6 +30,17 @@ COST_METRICS = (
 )
 # Verdicts of a baseline comparison that fail the test.
 FAILING_VERDICTS = ("regression", "vanished")
+
+
+class BaselineEntry(TypedDict):
+    """One run of a baseline file: who ran it and its numeric metrics."""
+
+    nodeid: str | None
+    model: str | None
+    backend: str | None
+    target: str | None
+    features: list[str]
+    metrics: RunMetrics
 
 
 @dataclass(frozen=True)
@@ -78,14 +90,14 @@ def _function_of(nodeid: str) -> str:
     return nodeid.split("[", 1)[0]
 
 
-def usable_record(record: dict[str, Any]) -> bool:
+def usable_record(record: RunRecord) -> bool:
     """Metrics worth keeping as a baseline: passed runs, or ones failed only by a gate."""
     if not record.get("metrics"):
         return False
     return record.get("outcome") == "passed" or bool(record.get("gate_failures"))
 
 
-def baseline_entries(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def baseline_entries(records: list[RunRecord]) -> dict[str, BaselineEntry]:
     """Records -> ``{key: entry}``; the key is the run id, qualified with the test function
     (``<id>::<file>::<function>``) only when several test functions ran the same case."""
     usable = sorted(
@@ -94,7 +106,7 @@ def baseline_entries(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     functions: dict[str, set[str]] = {}
     for r in usable:
         functions.setdefault(r["id"], set()).add(_function_of(r.get("nodeid", "")))
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, BaselineEntry] = {}
     for r in usable:
         key = r["id"]
         if len(functions[key]) > 1:
@@ -114,7 +126,7 @@ def baseline_entries(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
 @dataclass
 class Baseline:
     path: str
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[str, BaselineEntry] = field(default_factory=dict)
 
     @classmethod
     def from_text(cls, text: str, path: str) -> Baseline:
@@ -154,7 +166,7 @@ class Baseline:
         return cls(data["path"], data["runs"])
 
 
-def write_baseline(records: list[dict[str, Any]], path: Path) -> list[str]:
+def write_baseline(records: list[RunRecord], path: Path) -> list[str]:
     """Write the session's usable runs as a baseline; returns lines for the terminal.
 
     A session without any (``--collect-only``, nothing selected, all failed) leaves an
@@ -206,16 +218,14 @@ class Delta:
             f"{self.allowance}) [from {self.source} {self.rule}]"
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DeltaRecord:
         out = asdict(self)
         pct = self.percent
         out["percent"] = None if pct is None or math.isinf(pct) else round(pct, 3)
-        return out
+        return cast(DeltaRecord, out)
 
 
-def compare(
-    metrics: dict[str, Any], reference: dict[str, Any], rules: list[FailRule]
-) -> list[Delta]:
+def compare(metrics: RunMetrics, reference: RunMetrics, rules: list[FailRule]) -> list[Delta]:
     """Deltas of the cost metrics and of every metric named in a rule (lower is better).
 
     A gated metric (named by a rule, or a cost metric under ``*``) that the baseline has and

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ..core.numbers import Number, fmt_number, fmt_percent, parse_size, percent_change
+from ..core.records import BudgetRecord
 from ..errors import UsageError
 
 BUDGET_MARKER = "budget"
@@ -72,8 +73,8 @@ class BudgetCheck:
             f"[from {self.source}]"
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> BudgetRecord:
+        return cast(BudgetRecord, asdict(self))
 
 
 def parse_budget_expr(text: str, source: str) -> Budget:

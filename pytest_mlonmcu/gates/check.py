@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ..core.numbers import as_number
+from ..core.records import ComparisonRecord, GateFields
 from ..errors import UsageError
 from ..stages import Stage
 from .baseline import FAILING_VERDICTS, Delta, compare
@@ -110,11 +111,11 @@ def check_item(item: pytest.Item, run: Any) -> None:
         pytest.fail("\n".join(gates.failures), pytrace=False)
 
 
-def record_fields(item: pytest.Item) -> dict[str, Any]:
+def record_fields(item: pytest.Item) -> GateFields:
     """What the gates add to the test's JSON record."""
     gates = item.stash.get(CHECK_KEY, None)
     settings = item.config.stash.get(GATES_KEY, None)
-    comparison = None
+    comparison: ComparisonRecord | None = None
     if settings is not None and settings.baseline is not None:
         comparison = {"key": None, "compared": False, "deltas": []}
         if gates is not None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ..core.records import RunRecord
 from .baseline import Delta
 from .budgets import BudgetCheck
 from .settings import GateSettings
@@ -20,7 +19,7 @@ def _limit(lines: list[str], verbosity: int, most: int = 10) -> list[str]:
 
 
 def summary_lines(
-    records: list[dict[str, Any]], settings: GateSettings, verbosity: int = 0
+    records: list[RunRecord], settings: GateSettings, verbosity: int = 0
 ) -> list[str]:
     """The terminal section of budgets and the baseline comparison ([] when neither is used)."""
     out: list[str] = []
@@ -50,13 +49,13 @@ def summary_lines(
             new.append(r["id"])
             continue
         matched.add(key)
-        comparison = r.get("comparison") or {}
-        if not comparison.get("compared"):
+        comparison = r.get("comparison")
+        if not comparison or not comparison.get("compared"):
             not_compared.append(f"{r['id']} ({r['outcome']})")
             continue
         compared += 1
         for d in comparison["deltas"]:
-            delta = Delta(**{k: d[k] for k in ("metric", "baseline", "value", "verdict")})
+            delta = Delta(d["metric"], d["baseline"], d["value"], d["verdict"])
             line = f"  {r['id']}: {d['metric']} {delta.change()}"
             if d["verdict"] == "regression":
                 line += f", allowed {d['allowance']} [{d['rule']}]"

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .core.numbers import parse_size
 from .errors import UsageError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -253,39 +254,6 @@ class ComponentConfig:
                 f"{self.component}.{key}={value!r}: expected one of {', '.join(choices)}"
             )
         return value
-
-
-_SIZE_SUFFIXES = {
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gib": 1024**3,
-}
-
-
-def parse_size(text: str) -> float:
-    """``"128kB"`` -> 128000, ``"30M"`` -> 3e7, ``"0x100"`` -> 256, ``"12"`` -> 12.
-
-    A ValueError for anything else, also for nan, inf and what overflows to inf (``1e999``).
-    """
-    s = str(text).strip().lower().replace("_", "")
-    number: float
-    if s.startswith("0x"):
-        return int(s, 16)
-    for suffix in sorted(_SIZE_SUFFIXES, key=len, reverse=True):
-        if s.endswith(suffix) and s[: -len(suffix)].strip():
-            number = float(s[: -len(suffix)]) * _SIZE_SUFFIXES[suffix]
-            break
-    else:
-        number = float(s) if any(c in s for c in ".e") else int(s)
-    if isinstance(number, float) and not math.isfinite(number):
-        raise ValueError(f"{text!r} is not a finite number")
-    return number
 
 
 def parse_int(value: Any, where: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int:

@@ -18,8 +18,10 @@ import pytest
 
 from . import options
 from .cache import atomic_write_bytes, atomic_write_text
+from .core.numbers import as_number, fmt_percent, percent_change
+from .core.records import RunMetrics, RunRecord
 from .errors import UsageError
-from .gates import Baseline, GateSettings, as_number, fmt_percent, percent_change, usable_record
+from .gates import Baseline, GateSettings, usable_record
 from .report import (
     COLUMNS,
     Column,
@@ -79,20 +81,20 @@ class ReportSettings:
         return rename_columns(cols, self.renames)
 
 
-def metric_keys(records: list[dict[str, Any]]) -> list[str]:
+def metric_keys(records: list[RunRecord]) -> list[str]:
     """Every metric of the session: the table's columns first, then the rest by name."""
     seen = {k for r in records for k in r.get("metrics", {})}
     known = [k for k, _ in COLUMNS if k in seen]
     return known + sorted(seen - set(known))
 
 
-def csv_columns(records: list[dict[str, Any]]) -> list[Column]:
+def csv_columns(records: list[RunRecord]) -> list[Column]:
     cols = [field_column(k) for k in ID_FIELDS]
     cols += [metric_column(k) for k in metric_keys(records)]
     return cols + [field_column("validation"), field_column("outcome")]
 
 
-def markdown_columns(records: list[dict[str, Any]]) -> list[Column]:
+def markdown_columns(records: list[RunRecord]) -> list[Column]:
     """The terminal table's columns without those no run filled (short enough for a PR)."""
     return [
         c
@@ -103,12 +105,12 @@ def markdown_columns(records: list[dict[str, Any]]) -> list[Column]:
 
 
 def terminal_columns(
-    records: list[dict[str, Any]], verbosity: int, settings: ReportSettings
+    records: list[RunRecord], verbosity: int, settings: ReportSettings
 ) -> list[Column]:
     return settings.shape(default_columns(records, verbosity))
 
 
-def to_csv(records: list[dict[str, Any]], columns: list[Column]) -> str:
+def to_csv(records: list[RunRecord], columns: list[Column]) -> str:
     """Raw values (no thousands separators), one row per run."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -126,15 +128,16 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _baseline_metrics(record: dict[str, Any], baseline: Baseline | None) -> dict[str, Any] | None:
+def _baseline_metrics(record: RunRecord, baseline: Baseline | None) -> RunMetrics | None:
     if baseline is None:
         return None
     key = baseline.key_for(record["id"], record.get("nodeid", ""))
     return None if key is None else baseline.runs[key].get("metrics", {})
 
 
-def _regressed(record: dict[str, Any]) -> set[str]:
-    deltas = (record.get("comparison") or {}).get("deltas") or []
+def _regressed(record: RunRecord) -> set[str]:
+    comparison = record.get("comparison")
+    deltas = (comparison.get("deltas") if comparison else None) or []
     return {d["metric"] for d in deltas if d["verdict"] == "regression"}
 
 
@@ -151,7 +154,7 @@ def delta_cell(value: Any, reference: Any, regression: bool = False) -> str:
 
 
 def to_markdown(
-    records: list[dict[str, Any]],
+    records: list[RunRecord],
     columns: list[Column],
     gates: GateSettings | None = None,
     title: str = "pytest-mlonmcu results",
@@ -216,16 +219,16 @@ class PlotData:
     path: Path | None = None
 
 
-def _model_label(record: dict[str, Any]) -> str:
+def _model_label(record: RunRecord) -> str:
     model = record["model"]
     return Path(model).stem if model.endswith(".tflite") else model
 
 
-def _series_label(record: dict[str, Any]) -> str:
+def _series_label(record: RunRecord) -> str:
     return "-".join([record["backend"], record["target"], *record.get("features", [])])
 
 
-def plot_data(records: list[dict[str, Any]], metric: str) -> PlotData | None:
+def plot_data(records: list[RunRecord], metric: str) -> PlotData | None:
     """The chart of ``metric`` over the usable runs; None when no run measured it."""
     cells: dict[tuple[str, str], float] = {}
     models: list[str] = []
@@ -290,7 +293,7 @@ def render_plot(data: PlotData) -> Figure:
 
 
 def write_plots(
-    records: list[dict[str, Any]], out_dir: Path, metrics: tuple[str, ...] = PLOT_METRICS
+    records: list[RunRecord], out_dir: Path, metrics: tuple[str, ...] = PLOT_METRICS
 ) -> list[PlotData]:
     """``<out_dir>/<metric>.png`` for each metric that some run measured."""
     out = []
@@ -307,7 +310,7 @@ def write_plots(
 
 
 def write_reports(
-    records: list[dict[str, Any]], settings: ReportSettings, gates: GateSettings | None
+    records: list[RunRecord], settings: ReportSettings, gates: GateSettings | None
 ) -> list[str]:
     """Write the requested files; returns lines naming them for the terminal summary."""
     written = []

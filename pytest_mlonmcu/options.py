@@ -86,7 +86,7 @@ OPTIONS = [
         kind="str",
         yml_key="platform",
     ),
-    # CI gates (gates.py); mlonmcu.yml's per-run-id budgets are its `budgets:` mapping.
+    # CI gates (gates/); mlonmcu.yml's per-run-id budgets are its `budgets:` mapping.
     Option(
         "budget",
         "METRIC<=VALUE budget of every run, e.g. rom_bytes<=128kB (k/M decimal, KiB/MiB "
@@ -139,7 +139,7 @@ OPTIONS = [
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 # Top-level keys of mlonmcu.yml read without an option of their own.
-YML_ONLY_KEYS = {"budgets": "per-run-id budgets {PATTERN: {METRIC: LIMIT}} (gates.py)"}
+YML_ONLY_KEYS = {"budgets": "per-run-id budgets {PATTERN: {METRIC: LIMIT}} (gates/budgets.py)"}
 YML_KEYS = sorted({o.yml_key for o in OPTIONS if o.yml_key} | set(YML_ONLY_KEYS))
 
 

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .core.numbers import fmt_number
+from .core.records import RunRecord
+
 # (metric key, header) - MLonMCU's column names.
 COLUMNS = [
     ("setup_instructions", "Setup Instructions"),
@@ -28,34 +31,30 @@ METRIC_TITLES = {
 }
 
 
-def _fmt(value: Any) -> str:
+def fmt_value(value: Any) -> str:
+    """A table cell: ``-`` for no value, yes/no, a number as ``fmt_number`` shows it."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, int | float):
+        return fmt_number(value)
     return str(value)
 
 
-fmt_value = _fmt
-
-
-def _validation(record: dict[str, Any]) -> str:
+def _validation(record: RunRecord) -> str:
     passed = record["metrics"].get("validation_passed")
     if passed is None:
         return "-"
     return f"{record['metrics'].get('validation_mode', '')} " + ("ok" if passed else "FAILED")
 
 
-def _stage_times(record: dict[str, Any]) -> str:
+def _stage_times(record: RunRecord) -> str:
     return " ".join(f"{k}={v['seconds']:.2f}" for k, v in record["stages"].items())
 
 
 # Record fields usable as columns: key -> (title, cell value).
-FIELDS: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+FIELDS: dict[str, tuple[str, Callable[[RunRecord], Any]]] = {
     "id": ("Run", lambda r: r["id"]),
     "nodeid": ("Test", lambda r: r.get("nodeid")),
     "model": ("Model", lambda r: r["model"]),
@@ -77,13 +76,13 @@ class Column:
     title: str
     numeric: bool = False
 
-    def value(self, record: dict[str, Any]) -> Any:
+    def value(self, record: RunRecord) -> Any:
         if self.key in FIELDS:
             return FIELDS[self.key][1](record)
         return record.get("metrics", {}).get(self.key)
 
-    def text(self, record: dict[str, Any]) -> str:
-        return _fmt(self.value(record))
+    def text(self, record: RunRecord) -> str:
+        return fmt_value(self.value(record))
 
 
 def field_column(key: str) -> Column:
@@ -122,7 +121,7 @@ def rename_columns(columns: list[Column], renames: dict[str, str]) -> list[Colum
     return out
 
 
-def default_columns(records: list[dict[str, Any]], verbosity: int = 0) -> list[Column]:
+def default_columns(records: list[RunRecord], verbosity: int = 0) -> list[Column]:
     """The terminal table: fewer metrics with -q, stage times with -v."""
     metrics = [metric_column(k) for k, _ in COLUMNS if verbosity >= 0 or k in QUIET_COLUMNS]
     if verbosity >= 0 and any("latency_ms" in r["metrics"] for r in records):
@@ -150,7 +149,7 @@ def format_table(headers: list[str], rows: list[list[str]], numeric: set[int]) -
 
 
 def summary_table(
-    records: list[dict[str, Any]], verbosity: int = 0, columns: list[Column] | None = None
+    records: list[RunRecord], verbosity: int = 0, columns: list[Column] | None = None
 ) -> list[str]:
     """Lines of the terminal table (``columns``: --mlonmcu-columns/--mlonmcu-rename)."""
     columns = columns if columns is not None else default_columns(records, verbosity)

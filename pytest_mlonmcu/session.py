@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .cache import atomic_write_text
+from .core.records import RunRecord
 from .matrix import Case, case_from_id
 
 SCHEMA_VERSION = 1
@@ -137,7 +138,7 @@ def _case_of_nodeid(nodeid: str) -> Case | None:
 
 def make_record(
     run, case, outcome: str, reason: str, nodeid: str, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> RunRecord:
     """The JSON record of one test (``run`` may be None when the test never built one).
 
     ``extra`` adds fields, e.g. the gates' ``budgets``, ``comparison``, ``gate_failures``.

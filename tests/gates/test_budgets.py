@@ -6,7 +6,8 @@ import pytest
 from gates_helpers import BENCH_TEST, FAKE, models_arg, nodeid, rid, write_metrics
 
 from pytest_mlonmcu.errors import UsageError
-from pytest_mlonmcu.gates import parse_budget_expr, parse_fail_on, parse_limit
+from pytest_mlonmcu.gates.baseline import parse_fail_on
+from pytest_mlonmcu.gates.budgets import parse_budget_expr, parse_limit
 
 MARKED_TESTS = """
 import pytest

@@ -1,0 +1,1 @@
+"""The bottom layer: imports nothing else of the package."""

@@ -8,10 +8,10 @@ target configuration (content hash of sources and flags).
 from __future__ import annotations
 
 import shlex
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..errors import CompileError
 
@@ -46,14 +46,17 @@ class CommandLog:
 
     def run(self, cmd: list[str], cwd: Path | None = None, what: str = "") -> str:
         self.commands.append(cmd)
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            out = (proc.stdout + proc.stderr).strip()
+        try:
+            result = proc.run(cmd, timeout=proc.limit("compile"), what=what or cmd[0], cwd=cwd)
+        except proc.ChildTimeout as exc:
+            raise CompileError(str(exc)) from None
+        if result.returncode != 0:
+            out = result.output.strip()
             raise CompileError(
-                f"{what or cmd[0]} failed (exit {proc.returncode}):\n"
+                f"{what or cmd[0]} failed (exit {result.returncode}):\n"
                 f"$ {shlex.join(cmd)}\n{out[-4000:]}"
             )
-        return proc.stdout
+        return result.stdout
 
     def write_script(self, path: Path) -> None:
         lines = [

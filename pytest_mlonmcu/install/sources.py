@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .. import proc
 from ..config import ComponentConfig
 from ..errors import MissingToolError
 
@@ -273,14 +274,20 @@ def _submodule_with_fallback(repo: Path, path: str, commit: str, say: Progress) 
 def _git(args: list[str], cwd: Path | None, check: bool = True) -> str | None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for credentials
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=check, env=env
+        result = proc.run(
+            ["git", *args], timeout=proc.limit("fetch"), what=f"git {args[0]}", cwd=cwd, env=env
         )
     except FileNotFoundError:
         if check:
             raise
         return None
-    return proc.stdout if proc.returncode == 0 else None
+    except proc.ChildTimeout as exc:
+        raise SourceError(str(exc)) from None
+    if check and result.returncode != 0:
+        raise subprocess.CalledProcessError(
+            result.returncode, result.args, result.stdout, result.stderr
+        )
+    return result.stdout if result.returncode == 0 else None
 
 
 def _err(exc: subprocess.CalledProcessError) -> str:

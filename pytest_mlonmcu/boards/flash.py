@@ -17,17 +17,15 @@ none       the board runs what it has (e.g. flashed by hand); only its console i
 
 A board entry may replace a method's command with ``flash_args: {command: "..."}``; the
 placeholders are ``{elf} {bin} {hex} {build_dir} {port} {serial_number} {python}`` and every
-other ``flash_args`` key.
+other ``flash_args`` key. A flash tool runs in its own process group: on
+timeout it is killed with every process it started.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import proc
 from ..errors import MissingToolError, RunError
 from .registry import Board
 
@@ -147,29 +146,35 @@ def flash_command(method: str, req: FlashRequest) -> list[str]:
     return [part.format(**values) for part in template]
 
 
-def run_flash(cmd: list[str], cwd: Path | None, timeout: float, log_path: Path) -> float:
-    """Run a flash command with a timeout; its output goes to ``log_path``. Returns seconds."""
-    start = time.monotonic()
-    with log_path.open("w") as log:
-        log.write(f"$ {shlex.join(cmd)}\n")
-        log.flush()
-        try:
-            proc = subprocess.run(
-                cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                timeout=timeout, start_new_session=True,
-            )  # fmt: skip
-        except FileNotFoundError:
-            raise MissingToolError(f"flash tool {cmd[0]} not found") from None
-        except subprocess.TimeoutExpired:
-            raise RunError(
-                f"flashing timed out after {timeout:g} s (set <target>.flash_timeout)\n"
-                f"$ {shlex.join(cmd)}\n{_tail(log_path)}"
-            ) from None
-    if proc.returncode != 0:
+def run_flash(
+    cmd: list[str],
+    cwd: Path | None,
+    timeout: float,
+    log_path: Path,
+    setting: str = "<target>.flash_timeout",
+) -> float:
+    """Run a flash command with a timeout; its output goes to ``log_path``. Returns seconds.
+
+    The tool runs in its own process group: a timeout kills it with every helper it started.
+    """
+    log_path.write_text(f"$ {shlex.join(cmd)}\n")
+    try:
+        result = proc.run(
+            cmd, timeout=timeout, what="flashing", setting=setting, cwd=cwd,
+            log_path=log_path, append=True,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise MissingToolError(f"flash tool {cmd[0]} not found") from None
+    except proc.ChildTimeout:
         raise RunError(
-            f"flashing failed (exit {proc.returncode})\n$ {shlex.join(cmd)}\n{_tail(log_path)}"
+            f"flashing timed out after {timeout:g} s (set {setting})\n"
+            f"$ {shlex.join(cmd)}\n{_tail(log_path)}"
+        ) from None
+    if result.returncode != 0:
+        raise RunError(
+            f"flashing failed (exit {result.returncode})\n$ {shlex.join(cmd)}\n{_tail(log_path)}"
         )
-    return time.monotonic() - start
+    return result.seconds
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -209,7 +214,7 @@ class QemuInstance:
         self.mode = mode
         self.address = address
         self.extra_args = list(extra_args or [])
-        self.proc: subprocess.Popen | None = None
+        self.child: proc.Child | None = None
         self.command: list[str] = []
         self.log_path = work_dir / "qemu.log"
         # Unix socket paths are limited to 108 bytes: the monitor lives in a short temp dir.
@@ -253,9 +258,10 @@ class QemuInstance:
             cmd += ["-serial", "pty"]
             url = ""
         self.command = cmd
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.work_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+        # No timer: the console's timeouts bound QEMU's life, stop() ends it in a finally.
+        self.child = proc.Child(
+            cmd, timeout=None, what=f"QEMU of board {self.board.name}", cwd=self.work_dir,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
         )  # fmt: skip
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
@@ -269,10 +275,10 @@ class QemuInstance:
         return url
 
     def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.child is not None and self.child.stdout is not None
         with self.log_path.open("w") as log:
             log.write(f"$ {shlex.join(self.command)}\n")
-            for line in self.proc.stdout:
+            for line in self.child.stdout:
                 log.write(line)
                 log.flush()
                 self._output.append(line)
@@ -290,7 +296,7 @@ class QemuInstance:
         return m.group(1) if m else None
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.child is not None and self.child.alive()
 
     def resume(self, timeout: float = 5.0) -> None:
         """Continue the halted guest through the monitor."""
@@ -309,22 +315,19 @@ class QemuInstance:
                 time.sleep(0.05)
 
     def stop(self, grace: float = 3.0) -> int | None:
-        if self.proc is None:
+        if self.child is None:
             shutil.rmtree(self._monitor_dir, ignore_errors=True)
             return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-        shutil.rmtree(self._monitor_dir, ignore_errors=True)
-        return self.proc.returncode
+        try:
+            returncode = self.child.terminate(grace)
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+                if self._reader.is_alive():  # a process outside the group holds the pipe
+                    self.child.popen.stdout = None  # the reader keeps it; never closed under it
+        finally:
+            self.child.close()
+            shutil.rmtree(self._monitor_dir, ignore_errors=True)
+        return returncode
 
 
 def qemu_missing(board: Board) -> str | None:

@@ -382,7 +382,7 @@ class ZephyrBoardTarget(CompiledTarget):
                 if cmd:
                     flash_seconds = run_flash(
                         cmd, req.cwd, float(self.setting("flash_timeout", "120") or 120),
-                        work_dir / "flash.log",
+                        work_dir / "flash.log", f"{self.name}.flash_timeout",
                     )  # fmt: skip
                 if open_after:
                     console.open(timeout=15)

@@ -17,7 +17,9 @@ none       the board runs what it has (e.g. flashed by hand); only its console i
 
 A board entry may replace a method's command with ``flash_args: {command: "..."}``; the
 placeholders are ``{elf} {bin} {hex} {build_dir} {port} {serial_number} {python}`` and every
-other ``flash_args`` key. A flash tool runs in its own process group: on
+other ``flash_args`` key (``{{``/``}}`` are literal braces; an unknown field or a stray brace is
+a usage error). In openocd's ``-c`` commands (Tcl) a value is quoted as one Tcl word, so
+``program {elf}`` takes a path with spaces. A flash tool runs in its own process group: on
 timeout it is killed with every process it started.
 """
 
@@ -27,6 +29,7 @@ import re
 import shlex
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import proc
-from ..errors import MissingToolError, RunError
+from ..errors import MissingToolError, RunError, UsageError
 from .registry import Board
 
 TEMPLATES: dict[str, list[str]] = {
@@ -93,7 +96,7 @@ def flash_tool_missing(method: str, args: dict[str, str] | None = None) -> str |
         return None
     command = (args or {}).get("command")
     if command:
-        tool = shlex.split(command)[0]
+        tool = split_command(command)[0]
         return None if shutil.which(tool) else f"the flash command needs {tool}, not found"
     if method == "west":
         import importlib.util
@@ -124,10 +127,12 @@ def flash_command(method: str, req: FlashRequest) -> list[str]:
         "chip": "",
         "flash_baud": "460800",
         "openocd_config": "",
-        **req.args,
+        **{k: "" if v is None else str(v) for k, v in req.args.items()},
     }
     if "command" in req.args:
-        template = shlex.split(req.args["command"])
+        text = req.args["command"]
+        template = split_command(text)
+        values.pop("command")
     else:
         if method not in TEMPLATES:
             raise RunError(f"flash method {method!r} has no command")
@@ -135,15 +140,81 @@ def flash_command(method: str, req: FlashRequest) -> list[str]:
         if req.serial_number and method in SERIAL_NUMBER_ARGS:
             pos, extra = SERIAL_NUMBER_ARGS[method]
             template[pos:pos] = extra
-    missing = sorted(
-        {m for part in template for m in re.findall(r"{(\w+)}", part) if not values.get(m)}
-    )
+        text = shlex.join(template)
+    parts = [_parse_template(part, text, req.board.name, values) for part in template]
+    missing = sorted({f for part in parts for _, f in part if f and not values[f]})
     if missing:
         raise RunError(
             f"board {req.board.name}: flash method {method} needs {', '.join(missing)} "
             f"(flash_args in the board entry, or <target>.{missing[0]})"
         )
-    return [part.format(**values) for part in template]
+    tcl = _tcl_arguments(template)
+    return [_render(part, values, i in tcl) for i, part in enumerate(parts)]
+
+
+def _render(part: list[tuple[str, str]], values: dict[str, str], tcl: bool) -> str:
+    quote = _tcl_word if tcl else str
+    return "".join(literal + (quote(values[name]) if name else "") for literal, name in part)
+
+
+def split_command(text: str) -> list[str]:
+    """A board's ``flash_args.command`` as words (shell quoting), or a UsageError."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"flash_args.command {text!r}: {exc}") from None
+    if not words:
+        raise UsageError("flash_args.command is empty")
+    return words
+
+
+def _parse_template(
+    part: str, text: str, board: str, values: dict[str, str]
+) -> list[tuple[str, str]]:
+    """``"program {elf} verify"`` -> [("program ", "elf"), (" verify", "")]; a stray brace,
+    an unknown field or a format spec is a UsageError naming the template."""
+
+    def bad(problem: str) -> UsageError:
+        return UsageError(
+            f"board {board}: flash command {text!r}: {problem}; known fields: "
+            + ", ".join("{" + k + "}" for k in sorted(values))
+            + " (write {{ and }} for literal braces)"
+        )
+
+    try:
+        pieces = list(string.Formatter().parse(part))
+    except ValueError:  # "Single '{' encountered in format string"
+        raise bad(f"stray brace in {part!r}") from None
+    out = []
+    for literal, name, spec, conversion in pieces:
+        if name is None:
+            out.append((literal, ""))
+            continue
+        if name not in values:
+            raise bad(f"unknown field {{{name}}}")
+        if spec or conversion:
+            raise bad(f"{{{name}}} takes no format spec or conversion")
+        out.append((literal, name))
+    return out
+
+
+def _tcl_arguments(template: list[str]) -> set[int]:
+    """Positions of openocd's ``-c`` commands: Tcl, where a value is quoted as one word."""
+    if not Path(template[0]).name.startswith("openocd"):
+        return set()
+    return {i + 1 for i, word in enumerate(template[:-1]) if word in ("-c", "--command")}
+
+
+_TCL_PLAIN = re.compile(r"[\w./:@%+,=-]+")
+
+
+def _tcl_word(value: str) -> str:
+    """``value`` as one word of a Tcl command (openocd's ``program {path with space}``)."""
+    if _TCL_PLAIN.fullmatch(value):
+        return value
+    if not any(c in value for c in "{}\\\n"):
+        return "{" + value + "}"  # braces: no substitution inside
+    return "".join(c if c.isalnum() else "\\n" if c == "\n" else "\\" + c for c in value)
 
 
 def run_flash(

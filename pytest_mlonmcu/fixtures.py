@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import re
-import shutil
+import warnings
 from collections.abc import Iterator
 
 import pytest
 
 from .backends.base import Backend
-from .matrix import Case
+from .matrix import Case, safe_name
 from .models.model import Model, ModelResolver
 from .run import Run
+from .rundirs import MARKER, OutDirWarning, RunDirs
+from .session import portable
 from .targets.base import Target
 
 SETTINGS_KEY = pytest.StashKey["object"]()
 RESULTS_KEY = pytest.StashKey["object"]()
 RUN_KEY = pytest.StashKey[Run]()
 CASE_KEY = pytest.StashKey[Case]()
+RUN_DIRS_KEY = pytest.StashKey[RunDirs]()
+_UNSAFE_IN_RUN_DIR = re.compile(r"[^A-Za-z0-9_.\[\]-]")
 
 
 def _settings(config: pytest.Config):
@@ -41,15 +45,13 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
     if mlonmcu_case.features:
         config.set("run.features", ",".join(mlonmcu_case.features))
     request.config.hook.pytest_mlonmcu_configure_run(config=config, case=mlonmcu_case)
-    out = settings.out_dir / mlonmcu_case.id / _run_dir_name(request.node, mlonmcu_case)
-    if out.exists():  # artifacts of an earlier session: start clean
-        shutil.rmtree(out)
+    name = _run_dir_name(request.node, mlonmcu_case)
     run = Run(
         case=mlonmcu_case,
         config=config,
         resolver=ModelResolver(settings.models_dirs, settings.cache),
         cache=settings.cache,
-        artifacts_dir=out,
+        artifacts_dir=settings.out_dir / mlonmcu_case.id / name,  # where it goes if free
         hook=request.config.hook,
         default_until=settings.until,
     )
@@ -57,9 +59,19 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
     reason = run.skip_reason()
     if reason:
         pytest.skip(reason)
+    # A fresh folder; an earlier run's is replaced only if the plugin made it (rundirs.py).
+    run_dirs = request.config.stash[RUN_DIRS_KEY]
+    run.artifacts_dir, left_alone = run_dirs.claim(mlonmcu_case.id, name, request.node.nodeid)
+    for path in left_alone:
+        warnings.warn(
+            f"{path} holds files that pytest-mlonmcu did not write (no {MARKER} marker): "
+            f"left alone; this run writes to {run.artifacts_dir}",
+            OutDirWarning,
+            stacklevel=1,
+        )
     yield run
-    # junit properties (--junitxml) and the run's record
-    for key, value in run.metrics.items():
+    # junit properties (--junitxml); they travel to the xdist controller with the report
+    for key, value in portable(run.metrics).items():
         request.node.user_properties.append((key, value))
     for stage, rec in run.stages.items():
         request.node.user_properties.append((f"{stage}_seconds", round(rec.seconds, 4)))
@@ -73,7 +85,7 @@ def _run_dir_name(node: pytest.Item, case: Case) -> str:
     extra = callspec.id.replace(case.id, "", 1).strip("-") if callspec else ""
     if extra:
         name += f"[{extra}]"
-    return re.sub(r"[^\w.\[\]-]", "_", name)
+    return safe_name(name, _UNSAFE_IN_RUN_DIR)
 
 
 @pytest.fixture

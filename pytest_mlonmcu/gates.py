@@ -54,6 +54,8 @@ COST_METRICS = (
     "arena_bytes",
 )
 LATENCY_METRIC = "latency_ms"
+# Verdicts of a baseline comparison that fail the test.
+FAILING_VERDICTS = ("regression", "vanished")
 
 GATES_KEY = pytest.StashKey["GateSettings"]()
 CHECK_KEY = pytest.StashKey["RunGates"]()
@@ -109,6 +111,8 @@ def parse_limit(value: Any, origin: str) -> Number:
             raise UsageError(
                 f"{origin}: {value!r} is not a number or a size (e.g. 30M, 128kB, 64KiB)"
             ) from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise UsageError(f"{origin}: {value!r} is not a finite number")
     if isinstance(number, float) and number.is_integer():
         number = int(number)
     if number < 0:
@@ -233,6 +237,8 @@ def parse_fail_on(text: str, source: str = "--mlonmcu-fail-on") -> FailRule:
             number: Number = float(body)
         except ValueError:
             raise UsageError(usage) from None
+        if not math.isfinite(number) or number < 0:
+            raise UsageError(f"{usage}; N is a finite percentage >= 0")
     else:
         number = parse_limit(body, f"{source} {text!r}")
     return FailRule(metric, number, percent, f"{metric}:{amount}", source)
@@ -338,8 +344,9 @@ class Delta:
     metric: str
     baseline: Number | None
     value: Number | None
-    # "regression" (beyond a rule: fails), "worse" (within the rules), "improvement",
-    # "same", or "missing" (absent on one side)
+    # "regression" (beyond a rule: fails), "vanished" (in the baseline, no longer produced
+    # although a rule gates it: fails), "worse" (within the rules), "improvement", "same",
+    # or "missing" (absent on one side, ungated)
     verdict: str
     rule: str | None = None  # the --mlonmcu-fail-on rule that failed
     allowance: str | None = None
@@ -359,6 +366,11 @@ class Delta:
         return f"{base} -> {value}" + ("" if pct is None else f" ({fmt_percent(pct)})")
 
     def message(self) -> str:
+        if self.verdict == "vanished":
+            return (
+                f"metric {self.metric} is in the baseline ({fmt_number(self.baseline or 0)}) "
+                f"but the run no longer produces it [from {self.source} {self.rule}]"
+            )
         return (
             f"regression: {self.metric} = {fmt_number(self.value or 0)} vs baseline "
             f"{fmt_number(self.baseline or 0)} ({fmt_percent(self.percent or 0.0)}, allowed "
@@ -375,7 +387,11 @@ class Delta:
 def compare(
     metrics: dict[str, Any], reference: dict[str, Any], rules: list[FailRule]
 ) -> list[Delta]:
-    """Deltas of the cost metrics and of every metric named in a rule (lower is better)."""
+    """Deltas of the cost metrics and of every metric named in a rule (lower is better).
+
+    A gated metric (named by a rule, or a cost metric under ``*``) that the baseline has and
+    the run no longer produces is "vanished": a failure, like a regression.
+    """
     explicit = [r.metric for r in rules if r.metric != "*"]
     star = [r for r in rules if r.metric == "*"]
     names = list(COST_METRICS) + [m for m in dict.fromkeys(explicit) if m not in COST_METRICS]
@@ -384,12 +400,16 @@ def compare(
         value, base = as_number(metrics.get(name)), as_number(reference.get(name))
         if value is None and base is None and name not in explicit:
             continue  # a metric neither side measures (ROM on host): nothing to say
-        if value is None or base is None:
-            out.append(Delta(name, base, value, "missing"))
-            continue
         applicable = [r for r in rules if r.metric == name] or (
             star if name in COST_METRICS else []
         )
+        if value is None and base is not None and applicable:
+            rule = applicable[0]
+            out.append(Delta(name, base, None, "vanished", rule.text, rule.allowance, rule.source))
+            continue
+        if value is None or base is None:
+            out.append(Delta(name, base, value, "missing"))
+            continue
         failed = next((r for r in applicable if value - base > r.allowed(base)), None)
         if failed is not None:
             out.append(
@@ -526,8 +546,14 @@ def check_run(item: pytest.Item, run: Any, settings: GateSettings) -> RunGates:
             deltas = compare(metrics, reference, settings.fail_on)
             if run.done is None or run.done < Stage.POSTPROCESS:
                 deltas = [d for d in deltas if d.value is not None]  # stopped early on purpose
+            deltas = [  # latency_ms while pytest-benchmark is disabled: not measured
+                Delta(d.metric, d.baseline, None, "missing")
+                if d.verdict == "vanished" and _why_unchecked(item, run, d.metric) is not None
+                else d
+                for d in deltas
+            ]
             gates.deltas = deltas
-            gates.failures += [d.message() for d in deltas if d.verdict == "regression"]
+            gates.failures += [d.message() for d in deltas if d.verdict in FAILING_VERDICTS]
     return gates
 
 
@@ -617,6 +643,9 @@ def summary_lines(
             line = f"  {r['id']}: {d['metric']} {delta.change()}"
             if d["verdict"] == "regression":
                 line += f", allowed {d['allowance']} [{d['rule']}]"
+            elif d["verdict"] == "vanished":
+                line += f", no longer produced [{d['rule']}]"
+                groups["regression"].append(line)
             if d["verdict"] in groups:
                 groups[d["verdict"]].append(line)
             elif d["verdict"] == "missing":

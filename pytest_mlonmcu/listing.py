@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .config import GENERAL_KEYS
+
 
 def _section(title: str, classes: Iterable[type]) -> list[str]:
     lines = [f"{title}:"]
@@ -18,5 +20,8 @@ def describe_components(backends, targets, features, models: list[str]) -> list[
     lines = _section("backends", backends)
     lines += _section("targets", targets)
     lines += _section("features", features)
+    lines.append("general config keys:")
+    for scope, keys in GENERAL_KEYS.items():
+        lines += [f"  {scope}.{key} (default: {default})" for key, default in keys.items()]
     lines.append("models: " + ", ".join(models))
     return lines

@@ -1,15 +1,21 @@
-"""The benchmark matrix: models x backends x targets (x features) -> test cases."""
+"""The benchmark matrix: models x backends x targets (x features) -> test cases.
+
+A case's id (``aww-tflmi-host_x86[-feature...]``) names its test and its artifacts
+folder, so it is safe as a file name: each part holds only ``[A-Za-z0-9_.-]`` and never
+starts with ``.``; a model given by path is named by its file's stem.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from .backends import BACKENDS
-from .features import check_features
+from .features import FEATURES, check_features
 from .settings import Settings
 from .targets import TARGETS
 
@@ -25,14 +31,28 @@ class Case:
 
     @property
     def id(self) -> str:
-        return "-".join(
-            [self.model_label or model_label(self.model), self.backend, self.target, *self.features]
-        )
+        parts = [self.model_label or model_label(self.model), self.backend, self.target]
+        return "-".join(safe_name(p) for p in [*parts, *self.features])
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(text: str, unsafe: re.Pattern[str] = _UNSAFE) -> str:
+    """``text`` as one file name: each ``unsafe`` character becomes ``_``, no leading ``.``."""
+    name = unsafe.sub("_", text)
+    return "_" + name if name.startswith(".") or not name else name
+
+
+def is_model_path(model: str) -> bool:
+    """How ModelResolver tells a path (``x.tflite``, ``dir/x``) from a name (``aww``)."""
+    return model.endswith(".tflite") or ("/" in model and not model.startswith("zoo:"))
 
 
 def model_label(model: str) -> str:
-    label = Path(model).stem if model.endswith(".tflite") else model
-    return label.replace("zoo:", "zoo_")
+    """The model's part of case ids: a path's stem, ``zoo:aww`` -> ``zoo_aww``, a name."""
+    label = Path(model).stem if is_model_path(model) else model.replace("zoo:", "zoo_")
+    return safe_name(label)
 
 
 def _unique_labels(models: list[str]) -> dict[str, str]:
@@ -89,3 +109,26 @@ def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
                 label = labels[model] if labels[model] != model_label(model) else ""
                 cases.append(Case(model, backend, target, features, label))
     return cases
+
+
+def case_from_id(param_id: str) -> Case | None:
+    """The Case that a test id ``<model label>-<backend>-<target>[-<feature>...]`` names.
+
+    For the controller, which never sees a crashed worker's item: the model is known by
+    its label only, and other parameters of the test end up in the label (before) or are
+    dropped (after). None when no known backend and target follow each other.
+    """
+    backends = {safe_name(n): n for n in BACKENDS.names()}
+    targets = {safe_name(n): n for n in TARGETS.names()}
+    features = {safe_name(n): n for n in FEATURES.names()}
+    parts = param_id.split("-")
+    for i in range(1, len(parts) - 1):
+        if parts[i] in backends and parts[i + 1] in targets:
+            label = "-".join(parts[:i])
+            chosen = []
+            for part in parts[i + 2 :]:
+                if part not in features:
+                    break
+                chosen.append(features[part])
+            return Case(label, backends[parts[i]], targets[parts[i + 1]], tuple(chosen), label)
+    return None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .config import unknown_key
 from .errors import UsageError
 
 
@@ -137,6 +138,9 @@ OPTIONS = [
     ),
 ]
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+# Top-level keys of mlonmcu.yml read without an option of their own.
+YML_ONLY_KEYS = {"budgets": "per-run-id budgets {PATTERN: {METRIC: LIMIT}} (gates.py)"}
+YML_KEYS = sorted({o.yml_key for o in OPTIONS if o.yml_key} | set(YML_ONLY_KEYS))
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -171,7 +175,15 @@ def load_yml(config: pytest.Config) -> dict[str, Any]:
         raise UsageError(f"{path}: invalid YAML ({exc})") from exc
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping at the top level")
+    check_yml_keys(data, str(path))
     return data
+
+
+def check_yml_keys(data: dict[Any, Any], origin: str) -> None:
+    """An unknown top-level key (``modles:``, ``target:``) is a usage error with a suggestion."""
+    for key in data:
+        if key not in YML_KEYS:
+            raise UsageError(f"{origin}: {unknown_key(key, YML_KEYS)}")
 
 
 def _split(values: Any) -> list[str]:

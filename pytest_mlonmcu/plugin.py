@@ -12,6 +12,7 @@ from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     CASE_KEY,
     RESULTS_KEY,
+    RUN_DIRS_KEY,
     RUN_KEY,
     SETTINGS_KEY,
     mlonmcu_backend,
@@ -23,7 +24,8 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
 )
 from .matrix import Case, expand
 from .report import summary_table
-from .session import SessionResults, make_record
+from .rundirs import RunDirs, new_session_id
+from .session import SessionResults, attach_case, attach_record, make_record
 from .settings import Settings
 from .targets import TARGETS, register_builtin_targets
 
@@ -35,6 +37,7 @@ MARKERS = [
     "slow: a long test (deselect with -m 'not slow')",
     gates.MARKER_HELP,
 ]
+SESSION_ID_KEY = "mlonmcu_session"  # workerinput: the controller's session id
 OUTCOME_KEY = pytest.StashKey[list]()
 WRITTEN_KEY = pytest.StashKey[list]()  # report files written at sessionfinish
 
@@ -64,7 +67,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except MlonmcuError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
+    # xdist workers share the controller's session id (their run folders are one session's).
+    session_id = getattr(config, "workerinput", {}).get(SESSION_ID_KEY) or new_session_id()
+    config.stash[RUN_DIRS_KEY] = RunDirs(settings.out_dir, session_id)
     config.stash[RESULTS_KEY] = SessionResults()
+    if not hasattr(config, "workerinput"):  # gathers the records of every process
+        config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
     if config.getoption("mlonmcu_list"):
         from .listing import describe_components
 
@@ -99,6 +107,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_configure_node(node) -> None:
     # xdist controller: workers compare with the baseline the controller read.
     gates.configure_node(node)
+    run_dirs = node.config.stash.get(RUN_DIRS_KEY, None)
+    if run_dirs is not None:
+        node.workerinput[SESSION_ID_KEY] = run_dirs.session
 
 
 @pytest.hookimpl(wrapper=True)
@@ -121,6 +132,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     phases = item.stash.setdefault(OUTCOME_KEY, [])
     phases.append(report)
+    if report.when == "setup":
+        attach_case(report, case)  # names the case should the worker die during the test
     if report.when == "teardown":
         outcome, reason = "passed", ""
         for rep in phases:
@@ -133,7 +146,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 reason = _short_reason(rep)
         run = item.stash.get(RUN_KEY, None)
         record = make_record(run, case, outcome, reason, item.nodeid, gates.record_fields(item))
-        item.config.stash[RESULTS_KEY].add(record)
+        attach_record(report, record)  # travels with the report (session.py)
     return report
 
 
@@ -147,20 +160,13 @@ def _short_reason(report: pytest.TestReport) -> str:
     return str(report.longrepr)[-2000:]
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    results = node.config.stash[RESULTS_KEY]
-    results.merge_worker_output(getattr(node, "workeroutput", {}) or {})
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if RESULTS_KEY not in config.stash:
         return
     results = config.stash[RESULTS_KEY]
     if hasattr(config, "workerinput"):
-        results.export_for_controller(config)
-        return
+        return  # its records went to the controller with each test's report
     path = config.stash[SETTINGS_KEY].json_path
     if path is not None:
         results.write_json(path)
@@ -171,6 +177,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         written += gates.write_baseline(records, gate_settings.save_baseline)
     written += exporters.write_reports(records, config.stash[exporters.REPORTS_KEY], gate_settings)
     config.stash[WRITTEN_KEY] = written
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run_dirs = config.stash.get(RUN_DIRS_KEY, None)
+    if run_dirs is not None:
+        run_dirs.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -29,7 +29,8 @@ def reference_outputs(
     for sample in samples.inputs:
         for arr in sample:
             digest.update(np.ascontiguousarray(arr).tobytes())
-    key = hash_key("reference", model.sha256, digest.hexdigest(), wheel_version())
+    runner = Path(tflmi_runner.__file__)  # our runner's code is an input too
+    key = hash_key("reference", model.sha256, digest.hexdigest(), wheel_version(), runner)
 
     def produce(tmp: Path) -> None:
         samples.save(tmp / "inputs.npz")

@@ -25,10 +25,10 @@ from .backends import BACKENDS
 from .backends.base import Backend
 from .cache import Cache, atomic_write_text
 from .config import RunConfig
-from .errors import UsageError
 from .matrix import Case
 from .models.model import Model, ModelResolver
 from .samples import SampleSet
+from .session import portable
 from .stages import Stage
 from .targets import TARGETS
 from .targets.base import Target
@@ -171,9 +171,8 @@ class Run:
             "metrics": self.metrics,
             "config": self.config.as_dict(),
         }
-        atomic_write_text(
-            self.artifacts_dir / "metrics.json", json.dumps(data, indent=2, default=str)
-        )
+        text = json.dumps(portable(data), indent=2, allow_nan=False)
+        atomic_write_text(self.artifacts_dir / "metrics.json", text)
 
     # -- stages -------------------------------------------------------------------
     def _stage_load(self) -> None:
@@ -181,11 +180,9 @@ class Run:
         meta = self.model.metadata  # parses: a bad file fails here, naming itself
         shutil.copy2(self.model.path, self.artifacts_dir / "model.tflite")
         cfg = self.config.scoped("run")
-        count = cfg.get_int("samples", DEFAULT_SAMPLES)
-        if count < 1:
-            raise UsageError("run.samples must be at least 1")
+        count = cfg.get_int("samples", DEFAULT_SAMPLES, minimum=1)
         inputs = self.model.sample_inputs(count, seed=cfg.get_int("seed", 0))
-        self.samples = SampleSet(inputs, invoke_runs=cfg.get_int("invoke_runs", 1))
+        self.samples = SampleSet(inputs, invoke_runs=cfg.get_int("invoke_runs", 1, minimum=1))
         self.samples.save(self.artifacts_dir / "inputs.npz")
         self.metrics.update(
             {"macs": meta.macs, "param_bytes": meta.param_bytes, "model_ops": len(meta.ops)}

@@ -13,8 +13,9 @@ from . import options
 from .backends import BACKENDS
 from .boards.registry import configure_boards
 from .cache import Cache
-from .config import RunConfig, flatten, parse_assignments
+from .config import RunConfig, check_keys, flatten, known_keys, parse_assignments
 from .errors import UsageError
+from .features import FEATURES
 from .platforms import check_platform_targets
 from .stages import Stage
 from .targets import TARGETS
@@ -26,17 +27,34 @@ DEFAULT_TARGET_PREFERENCE = ["etiss", "riscv_qemu", "host_x86"]
 MODELS_DIR_ENV = "MLONMCU_MODELS_DIR"
 
 
-def config_values(config: pytest.Config, yml: dict[str, Any]) -> dict[str, str]:
-    """``KEY=VALUE`` settings layered per key: mlonmcu.yml < ini < command line."""
-    values: dict[str, str] = {}
+def session_known_keys() -> dict[str, set[str]]:
+    """Every config key a component reads: general scopes and the registered components
+    (built-in and ``pytest_mlonmcu_register``'s, so call this after registration)."""
+    return known_keys([*BACKENDS, *TARGETS, *FEATURES])
+
+
+def config_values(
+    config: pytest.Config, yml: dict[str, Any], known: dict[str, set[str]] | None = None
+) -> dict[str, str]:
+    """``KEY=VALUE`` settings layered per key: mlonmcu.yml < ini < command line.
+
+    With ``known`` (see ``session_known_keys``) an unknown key of any source is a usage error.
+    """
+    sources: list[tuple[str, dict[str, str]]] = []
     raw_yml = yml.get("config")
     if isinstance(raw_yml, dict):
-        values.update(flatten(raw_yml))
+        sources.append(("mlonmcu.yml config", flatten(raw_yml)))
     elif raw_yml:
-        values.update(parse_assignments(raw_yml, "mlonmcu.yml config"))
+        sources.append(("mlonmcu.yml config", parse_assignments(raw_yml, "mlonmcu.yml config")))
     ini = [line for line in config.getini("mlonmcu_config") if line.strip()]
-    values.update(parse_assignments(ini, "ini mlonmcu_config"))
-    values.update(parse_assignments(config.getoption("mlonmcu_config") or [], "--mlonmcu-config"))
+    sources.append(("ini mlonmcu_config", parse_assignments(ini, "ini mlonmcu_config")))
+    cli = config.getoption("mlonmcu_config") or []
+    sources.append(("--mlonmcu-config", parse_assignments(cli, "--mlonmcu-config")))
+    values: dict[str, str] = {}
+    for origin, items in sources:
+        if known is not None:
+            check_keys(items, known, origin)
+        values.update(items)
     return values
 
 
@@ -81,7 +99,8 @@ class Settings:
             TARGETS.get(name)
         if not targets:
             targets = [next(t for t in DEFAULT_TARGET_PREFERENCE if t in TARGETS)]
-        values = config_values(config, yml)
+        known = session_known_keys()
+        values = config_values(config, yml, known)
         until_text, _ = get("until")
         out, _ = get("out")
         json_path, _ = get("json")
@@ -97,7 +116,7 @@ class Settings:
             targets=targets,
             targets_explicit=t_src != "default",
             features=features,
-            run_config=RunConfig(values),
+            run_config=RunConfig(values, known),
             until=Stage.parse(until_text),
             out_dir=(root / (out or ".mlonmcu/out")).resolve(),
             json_path=(Path(json_path).resolve() if json_path else None),

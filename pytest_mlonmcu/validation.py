@@ -1,7 +1,12 @@
-"""Golden validation: compare outputs with the reference, with readable diffs."""
+"""Golden validation: compare outputs with the reference, with readable diffs.
+
+NaN and infinities in an output fail unless the reference has the same value at the same
+place (in every mode); a validation that compared nothing fails.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,12 +24,18 @@ class ValidationMode:
         text = text.strip().lower()
         if text == "exact":
             return cls("exact")
-        for kind in ("atol", "topk"):
+        for kind, least in (("atol", 0), ("topk", 1)):
             if text.startswith(kind + "="):
                 try:
-                    return cls(kind, int(text.split("=", 1)[1]))
+                    value = int(text.split("=", 1)[1])
                 except ValueError:
                     break
+                if value < least:
+                    raise UsageError(
+                        f"validation mode {text!r}: {kind} must be at least {least} "
+                        "(use exact, atol=N (quantization steps) or topk=K)"
+                    )
+                return cls(kind, value)
         raise UsageError(
             f"validation mode {text!r}: use exact, atol=N (quantization steps) or topk=K"
         )
@@ -44,23 +55,37 @@ class Mismatch:
 class ValidationResult:
     mode: ValidationMode
     passed: bool
-    max_abs_diff: float
+    max_abs_diff: float  # inf when a NaN or infinity differs from the reference
     compared: int
     mismatches: list[Mismatch] = field(default_factory=list)
+    nonfinite: int = 0  # values whose NaN/inf differs from the reference
 
     def metrics(self) -> dict:
-        return {
+        out = {
             "validation_passed": self.passed,
-            "validation_max_abs_diff": self.max_abs_diff,
+            # JSON has no inf: "inf" (a string float() reads) marks a non-finite difference.
+            "validation_max_abs_diff": (
+                self.max_abs_diff if math.isfinite(self.max_abs_diff) else "inf"
+            ),
             "validation_mode": str(self.mode),
             "validation_outputs": self.compared,
         }
+        if self.nonfinite:
+            out["validation_nonfinite"] = self.nonfinite
+        return out
 
     def message(self) -> str:
-        lines = [
-            f"validation ({self.mode}) failed: {len(self.mismatches)} of {self.compared} outputs differ "
-            f"from the reference; max abs diff {self.max_abs_diff}"
-        ]
+        if self.compared == 0:
+            lines = [
+                f"validation ({self.mode}) failed: nothing was compared (no sample with "
+                "outputs on both sides: no samples, a model without outputs, or no output "
+                "came back)"
+            ]
+        else:
+            lines = [
+                f"validation ({self.mode}) failed: {len(self.mismatches)} of {self.compared} "
+                f"outputs differ from the reference; max abs diff {self.max_abs_diff}"
+            ]
         lines += [
             f"  sample {m.sample}, output {m.output}: {m.detail}" for m in self.mismatches[:8]
         ]
@@ -77,6 +102,32 @@ def _value(x) -> str:
     return f"{float(x):g}" if isinstance(x, np.floating) else str(int(x))
 
 
+def _nonfinite_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
+    """``1 non-finite value differs: NaN at [3] (expected 0.5)``."""
+    idx = np.flatnonzero(bad)
+    shown = []
+    for i in idx[:6]:
+        value, ref = got.flat[i], expected.flat[i]
+        if np.isfinite(value):
+            shown.append(f"[{i}] expected {_value(ref)} got {_value(value)}")
+        else:
+            shown.append(
+                f"{'NaN' if np.isnan(value) else _value(value)} at [{i}] (expected {_value(ref)})"
+            )
+    more = f" (+{len(idx) - 6} more)" if len(idx) > 6 else ""
+    noun = "value differs" if len(idx) == 1 else "values differ"
+    return f"{len(idx)} non-finite {noun}: {', '.join(shown)}{more}"
+
+
+def _nonfinite_mismatch(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Where ``got`` or ``ref`` is NaN or infinite and the other is not the same value."""
+    if not (np.issubdtype(ref.dtype, np.floating) or np.issubdtype(got.dtype, np.floating)):
+        return np.zeros(ref.shape, dtype=bool)
+    both_nan = np.isnan(ref) & np.isnan(got)
+    nonfinite = ~np.isfinite(ref) | ~np.isfinite(got)
+    return nonfinite & ~both_nan & (ref != got)
+
+
 def _diff_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
     idx = np.flatnonzero(bad)
     shown = ", ".join(
@@ -89,10 +140,14 @@ def _diff_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
 def validate(
     reference: list[list[np.ndarray]], outputs: list[list[bytes]], mode: ValidationMode
 ) -> ValidationResult:
-    """Compare every output of every sample; ``outputs`` are raw bytes as the target gave them."""
+    """Compare every output of every sample; ``outputs`` are raw bytes as the target gave them.
+
+    Passes only when something was compared and nothing differs.
+    """
     mismatches: list[Mismatch] = []
-    max_abs = 0
+    max_abs: float = 0
     compared = 0
+    nonfinite = 0
     if len(outputs) != len(reference):
         mismatches.append(
             Mismatch(-1, -1, f"{len(outputs)} samples came back, {len(reference)} expected")
@@ -108,8 +163,14 @@ def validate(
                 mismatches.append(Mismatch(s, o, f"{len(raw)} bytes, expected {ref.nbytes}"))
                 continue
             got = np.frombuffer(raw, dtype=ref.dtype).reshape(ref.shape)
+            # NaN/inf where the reference has another value: a difference of any size
+            odd = _nonfinite_mismatch(ref, got)
+            nonfinite += int(odd.sum())
             # float64 holds every int8..int32 difference exactly and float outputs too
-            diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+            with np.errstate(invalid="ignore"):
+                diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+            diff[odd] = math.inf
+            diff[~odd & ~np.isfinite(diff)] = 0.0  # the same NaN/inf on both sides
             worst = float(diff.max()) if diff.size else 0.0
             max_abs = max(max_abs, int(worst) if worst.is_integer() else worst)
             if mode.kind == "exact":
@@ -120,6 +181,8 @@ def validate(
                 bad = diff > mode.value
                 if bad.any():
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
+            elif odd.any():
+                mismatches.append(Mismatch(s, o, _nonfinite_detail(ref, got, odd)))
             else:
                 k = mode.value
                 ref_top = {
@@ -136,4 +199,5 @@ def validate(
                             s, o, f"top-{k} classes {sorted(got_top)}, expected {sorted(ref_top)}"
                         )
                     )
-    return ValidationResult(mode, not mismatches, max_abs, compared, mismatches)
+    passed = not mismatches and compared > 0
+    return ValidationResult(mode, passed, max_abs, compared, mismatches, nonfinite)

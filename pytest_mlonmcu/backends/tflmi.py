@@ -86,10 +86,11 @@ class TflmiBackend(Backend):
     # -- host: the wheel ---------------------------------------------------------------------
     def arena_size(self, model: Model) -> int:
         """The wheel's (64-bit host) smallest arena, or ``tflmi.arena_size``."""
-        configured = self.config.get_int("arena_size")
+        configured = self.config.get_int("arena_size", minimum=1)
         if configured:
             return configured
-        key = hash_key("tflmi-arena", model.sha256, wheel_version())
+        runner = Path(tflmi_runner.__file__)  # our search code is an input too
+        key = hash_key("tflmi-arena", model.sha256, wheel_version(), runner)
 
         def produce(tmp: Path) -> None:
             result = proc.run(
@@ -183,7 +184,7 @@ class TflmiBackend(Backend):
         atomic_write_text(
             work_dir / "tflmi_glue_command.sh", "#!/bin/sh\n" + shlex.join(glue_cmd) + "\n"
         )
-        configured = self.config.get_int("arena_size")
+        configured = self.config.get_int("arena_size", minimum=1)
         arena = configured or self.probe_arena(model, target, lib, glue, work_dir)
         atomic_write_text(work_dir / MODEL_HEADER, model_header(model, arena))
         artifact = self.program(lib, glue, work_dir, "tflmi_main.cc")
@@ -219,7 +220,7 @@ class TflmiBackend(Backend):
 
         templates = [TEMPLATE_DIR / n for n in TEMPLATES]
         key = hash_key(
-            "tflmi-target-arena-v1", model.sha256, target.identity(), lib.key, *templates
+            "tflmi-target-arena-v1", model.sha256, target.build_identity(), lib.key, *templates
         )
 
         def produce(tmp: Path) -> None:

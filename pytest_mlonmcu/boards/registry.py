@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..config import parse_size
+from ..config import did_you_mean, parse_int
 from ..errors import UsageError
 
 BOARDS_FILE = Path(str(resources.files("pytest_mlonmcu") / "boards" / "boards.yml"))
@@ -53,6 +53,12 @@ KNOWN_KEYS = {
     # mlonmcu.yml only
     "base",
     "port",
+}
+# Keys of the nested mappings that the plugin reads (flash_args are the flash templates' own).
+SUB_KEYS = {
+    "serial": {"port", "by_id", "vid_pid", "serial_number"},
+    "qemu": {"binary", "machine", "cpu", "count", "extra"},
+    "labgrid": {"place", "coordinator"},
 }
 
 
@@ -110,9 +116,33 @@ def _size(value: Any, where: str) -> int:
     if value in (None, ""):
         return 0
     try:
-        return int(parse_size(str(value)))
-    except ValueError:
+        return parse_int(value, where)
+    except UsageError:
         raise UsageError(f"{where}: {value!r} is not a size (e.g. 320KiB, 1MiB)") from None
+
+
+def _int(data: Mapping[str, Any], key: str, default: int, where: str, minimum: int) -> int:
+    """An integer key of a board entry (``baud: fast`` is a usage error naming board and key)."""
+    value = data.get(key)
+    if value in (None, ""):
+        return default
+    return parse_int(value, f"{where}: {key}", minimum=minimum)
+
+
+def _check_keys(keys: Iterable[Any], known: Iterable[str], where: str) -> None:
+    """Unknown keys of an entry are usage errors, each with the nearest known key."""
+    known = sorted(known)
+    unknown = sorted(str(k) for k in keys if k not in known)
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        hint = did_you_mean(key, known).strip()
+        named.append(f"{key} ({hint})" if hint else key)
+    raise UsageError(
+        f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+        f"known keys: {', '.join(known)}"
+    )
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -136,9 +166,10 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 def board_from_mapping(name: str, data: Mapping[str, Any], origin: str) -> Board:
     """A Board from one YAML entry (``data`` already merged with its ``base``)."""
     where = f"{origin}: board {name}"
-    unknown = set(data) - KNOWN_KEYS
-    if unknown:
-        raise UsageError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    _check_keys(data, KNOWN_KEYS, where)
+    for key, known in SUB_KEYS.items():
+        if isinstance(data.get(key), Mapping):
+            _check_keys(data[key], known, f"{where} {key}")
     if not data.get("zephyr_board"):
         raise UsageError(f"{where}: zephyr_board is missing (e.g. stm32f746g_disco)")
     family = str(data.get("family", "arm"))
@@ -172,12 +203,12 @@ def board_from_mapping(name: str, data: Mapping[str, Any], origin: str) -> Board
         flash=flash,
         flash_args={k: str(v) for k, v in _mapping(data.get("flash_args"), where).items()},
         serial=serial,
-        baud=int(data.get("baud") or 115200),
+        baud=_int(data, "baud", 115200, where, minimum=1),
         rom=_size(data.get("rom"), f"{where} rom"),
         ram=_size(data.get("ram"), f"{where} ram"),
         counter=counter,
         counter_unit=unit,
-        clock_hz=int(data.get("clock_hz") or 0),
+        clock_hz=_int(data, "clock_hz", 0, where, minimum=0),
         qemu=qemu,
         stack=_size(data.get("stack"), f"{where} stack") or 8192,
         unsupported=str(data.get("unsupported") or ""),

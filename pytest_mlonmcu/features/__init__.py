@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 class Feature:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # Config keys (``<feature>.<key>``) its implementation reads, like a backend's.
+    config_keys: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:

@@ -42,10 +42,12 @@ from .sources import (
 )
 
 UPSTREAM_URL = "https://github.com/tum-ei-eda/etiss"
-# ETISS 0.11.2. The vendored snapshot names only this abbreviated hash; git resolves it after a
-# full clone.
+# ETISS 0.11.2 (2026-07-25). Only this abbreviated commit is recorded (the vendored snapshot's
+# name and VENDORED.md; the snapshot has no .git); git resolves it after a full clone, and a
+# prefix cannot name other content (an ambiguous one is an error). The snapshot is pinned by digest.
 PINNED_COMMIT = "b52f8a04"
 VENDOR_TARBALL = f"etiss-{PINNED_COMMIT}-src.tar.xz"
+VENDOR_SHA256 = "59aecfb67e123bb40e0f5e7f0eea9dd4c8ce9dac607436406caeb4f6df2fdc23"
 # Upstream pins tinycc ba0899d9, which the TinyCC GitHub mirror lacks; this one builds and runs.
 SUBMODULE_FALLBACKS = {"third_party/tcc": "50cfe114"}
 # PluginImpl/verilator is a private SSH-only submodule that the simulator does not need.
@@ -141,7 +143,7 @@ def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
                 hint=f"point {origin} at an ETISS install prefix, or unset it and {INSTALL_HINT}",
             )
         return _Plan(install=install, origin=install.origin)
-    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
     if source is None:
         source, origin = Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream"
     key = hash_key("etiss", source_identity(source), RECIPE, sys.platform, os.uname().machine)
@@ -155,8 +157,8 @@ def cached_etiss(
     plan = _plan(_config(config), cache or Cache())
     if plan.install is not None:
         return plan.install
-    entry = (cache or Cache()).path("etiss", plan.key)
-    return EtissInstall.at(entry, plan.origin) if entry.is_dir() else None
+    entry = (cache or Cache()).lookup("etiss", plan.key)
+    return EtissInstall.at(entry, plan.origin) if entry is not None else None
 
 
 def etiss_unavailable_reason(
@@ -172,7 +174,7 @@ def etiss_unavailable_reason(
         plan = _plan(_config(config), cache)
     except MissingToolError as exc:
         return f"ETISS: {exc}"
-    if plan.install is not None or cache.path("etiss", plan.key).is_dir():
+    if plan.install is not None or cache.lookup("etiss", plan.key) is not None:
         return None
     if plan.key in _FAILED:
         return f"ETISS: an earlier build in this session failed: {_FAILED[plan.key]}"
@@ -231,8 +233,8 @@ def ensure_etiss(
     plan = _plan(_config(config), cache)
     if plan.install is not None:
         return plan.install
-    entry = cache.path("etiss", plan.key)
-    if entry.is_dir():
+    entry = cache.lookup("etiss", plan.key)
+    if entry is not None:
         return EtissInstall.at(entry, plan.origin)
     if plan.key in _FAILED:
         raise _FAILED[plan.key]
@@ -246,7 +248,10 @@ def ensure_etiss(
                 "python -m pytest_mlonmcu install etiss --apt)",
             )
         apt_install(missing, say)
-    say(f"etiss: building from {plan.origin} into {entry} (once; other processes wait)")
+    say(
+        f"etiss: building from {plan.origin} into {cache.path('etiss', plan.key)} "
+        "(once; other processes wait)"
+    )
     try:
         entry = cache.get_or_create("etiss", plan.key, lambda tmp: _build(plan, tmp, say))
     except MissingToolError as exc:

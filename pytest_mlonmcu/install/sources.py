@@ -2,19 +2,28 @@
 
 A source is named by one string, in one of three forms:
 
-* a tarball (``.tar.xz``, ``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar``): identity = sha256 of the file;
+* a tarball (``.tar.xz``, ``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar``): identity = sha256 of the
+  file. ``PATH#sha256=<64 hex>`` pins the expected digest (a mismatch is an error naming both);
+  without it a tarball the user names is used as it is (its digest still keys the cache). The
+  vendored snapshots an installer falls back to are always checked against the digest pinned in
+  the installer (``local_source(..., vendor_sha256=...)``);
 * an existing source directory: identity = its git HEAD plus a digest of uncommitted changes if it
   is a git checkout, otherwise a digest of every file's relative path, size and mtime (build trees,
   recognised by a ``CMakeCache.txt``, and ``.git`` are skipped);
-* a git URL with a revision, ``URL@REV`` (REV should be a commit): cloned with submodules;
-  identity = the revision as given (lower-cased) plus the URL.
+* a git URL with a revision, ``URL@REV``: cloned with submodules; identity = the URL plus the
+  commit REV names. A commit (7 to 40 hex digits) is taken as written; a branch or tag is resolved
+  with ``git ls-remote`` (once per process) and that commit, not the name, is keyed and checked
+  out, so a branch that moves gets a new cache entry. (A branch or tag whose name looks like hex
+  is taken for a commit.)
 
-``source_identity`` is cheap (no unpacking, no network), so a caller can look its build up in the
-cache before materialising anything; ``materialize`` produces the unpacked tree.
+``source_identity`` is cheap (no unpacking; network only to resolve a branch or tag name), so a
+caller can look its build up in the cache before materialising anything; ``materialize`` produces
+the unpacked tree.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -33,6 +42,10 @@ from ..errors import MissingToolError
 Progress = Callable[[str], None]
 TARBALL_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar")
 _GIT_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
+_DIGEST_SUFFIX = re.compile(r"#sha256=([0-9a-fA-F]{64})$")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+# Asking a code host which commit a branch or tag names: seconds normally.
+LS_REMOTE_TIMEOUT = 60.0
 
 
 class SourceError(MissingToolError):
@@ -44,14 +57,21 @@ class Source:
     kind: Literal["tarball", "directory", "git"]
     location: str  # file path, directory path or git URL
     revision: str = ""  # git only
+    sha256: str = ""  # tarball only: the expected digest ("" = not pinned)
 
     def __str__(self) -> str:
         return f"{self.location}@{self.revision}" if self.kind == "git" else self.location
 
 
 def parse_source(text: str) -> Source:
-    """Classify ``text`` as a tarball path, a directory path or ``URL@REV``."""
+    """Classify ``text`` as a tarball path (``#sha256=`` optional), a directory or ``URL@REV``."""
     text = text.strip()
+    pinned = _DIGEST_SUFFIX.search(text)
+    if pinned:
+        source = parse_source(text[: pinned.start()])
+        if source.kind != "tarball":
+            raise SourceError(f"source {text!r}: only a tarball can carry #sha256=")
+        return Source("tarball", source.location, sha256=pinned.group(1).lower())
     path = Path(text).expanduser()
     if not _GIT_URL.match(text) and path.exists():
         if path.is_dir():
@@ -85,27 +105,92 @@ VENDOR_DIR_ENV = "MLONMCU_VENDOR_DIR"
 
 
 def local_source(
-    config: ComponentConfig, env_source: str, vendor_tarball: str
+    config: ComponentConfig, env_source: str, vendor_tarball: str, vendor_sha256: str = ""
 ) -> tuple[Source | None, str]:
     """The source a user named (``<component>.source`` / ``env_source``), else the vendored
-    tarball in ``$MLONMCU_VENDOR_DIR``; ``(None, "")`` when neither: fetch upstream."""
+    tarball in ``$MLONMCU_VENDOR_DIR``; ``(None, "")`` when neither: fetch upstream.
+
+    The vendored tarball must have the digest ``vendor_sha256`` (pinned by the installer); a user's
+    own source is used as named (with ``#sha256=`` it is checked too).
+    """
     text, origin = config.setting("source", env_source)
     if text:
         return parse_source(text), f"{origin}={text}"
     vendor = os.environ.get(VENDOR_DIR_ENV)
     tarball = Path(vendor).expanduser() / vendor_tarball if vendor else None
     if tarball is not None and tarball.is_file():
-        return parse_source(str(tarball)), f"${VENDOR_DIR_ENV}/{vendor_tarball}"
+        source = Source("tarball", str(tarball.resolve()), sha256=vendor_sha256)
+        verify_tarball(
+            source,
+            hint=f"it is not the pinned snapshot: restore the original, or name this file in "
+            f"{config.component}.source or ${env_source} to build it anyway",
+        )
+        return source, f"${VENDOR_DIR_ENV}/{vendor_tarball}"
     return None, ""
+
+
+def verify_tarball(source: Source, hint: str = "") -> str:
+    """The tarball's sha256; a SourceError naming file and both digests if it is not the pinned one."""
+    actual = _sha256_file(Path(source.location))
+    if source.sha256 and actual != source.sha256:
+        raise SourceError(
+            f"{source.location}: sha256 {actual} differs from the expected {source.sha256}"
+            + (f"; {hint}" if hint else "")
+        )
+    return actual
 
 
 def source_identity(source: Source) -> str:
     """A string that changes whenever the source's content may have changed."""
     if source.kind == "tarball":
-        return "sha256:" + _sha256_file(Path(source.location))
+        return "sha256:" + verify_tarball(source)
     if source.kind == "git":
-        return f"git:{source.location}@{source.revision.lower()}"
+        return f"git:{source.location}@{resolve_revision(source)}"
     return _directory_identity(Path(source.location))
+
+
+def resolve_revision(source: Source) -> str:
+    """The commit a git source names: a commit as written (lower-cased), a branch or tag
+    resolved with ``git ls-remote`` (once per process, so one session builds one commit)."""
+    revision = source.revision.lower()
+    if _COMMIT.match(revision):
+        return revision
+    return _resolve_ref(source.location, source.revision)
+
+
+@functools.cache
+def _resolve_ref(url: str, ref: str) -> str:
+    offline = "name a commit (URL@<40 hex digits>) to build without asking the code host"
+    if shutil.which("git") is None:
+        raise SourceError(f"resolving {ref} of {url} needs git (apt-get install git); or {offline}")
+    try:
+        proc = subprocess.run(
+            ["git", "ls-remote", url, ref, f"{ref}^{{}}"],
+            capture_output=True,
+            text=True,
+            timeout=LS_REMOTE_TIMEOUT,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except subprocess.TimeoutExpired:
+        raise SourceError(
+            f"cannot resolve {ref} of {url}: git ls-remote gave no answer in "
+            f"{LS_REMOTE_TIMEOUT:g} s; {offline}"
+        ) from None
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise SourceError(
+            f"cannot resolve {ref} of {url}: {lines[0] if lines else f'exit {proc.returncode}'}; "
+            + offline
+        )
+    refs = {}
+    for line in proc.stdout.splitlines():
+        commit, _, name = line.partition("\t")
+        refs[name] = commit
+    # git's own order: a tag (its commit, not the tag object) before a branch of the same name.
+    for name in (f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        if name in refs:
+            return refs[name].lower()
+    raise SourceError(f"{url} has no branch or tag {ref!r} (name a commit, branch or tag)")
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -176,6 +261,7 @@ def materialize(
         return Path(source.location)
     work_dir.mkdir(parents=True, exist_ok=True)
     if source.kind == "tarball":
+        verify_tarball(source)  # the file may have changed since its identity was taken
         say(f"unpacking {source.location}")
         return _unpack(Path(source.location), work_dir, top_dir)
     say(f"cloning {source.location} at {source.revision}")
@@ -216,8 +302,10 @@ def _clone(
             f"cannot clone {source.location}: {_err(exc)}\n"
             "This machine may not reach the code host: use a local tarball or checkout instead."
         ) from exc
+    # The commit the identity was keyed by, not the branch name (it may have moved since).
+    commit = resolve_revision(source)
     try:
-        _git(["checkout", "--quiet", "--detach", source.revision], dest)
+        _git(["checkout", "--quiet", "--detach", commit], dest)
     except subprocess.CalledProcessError as exc:
         raise SourceError(
             f"{source.location} has no revision {source.revision}: {_err(exc)}"

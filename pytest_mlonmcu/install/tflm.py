@@ -42,6 +42,7 @@ from .. import proc
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
+from ..targets.toolchain import compiler_identity
 from .sources import (
     Progress,
     Source,
@@ -55,8 +56,11 @@ if TYPE_CHECKING:
     from ..targets.compiled import CompiledTarget
 
 UPSTREAM_URL = "https://github.com/tensorflow/tflite-micro"
+# 2026-08-20. Only this abbreviated commit is recorded (the vendored snapshot's name and its
+# VENDORED.md; the snapshot has no .git); the snapshot itself is pinned by digest.
 PINNED_COMMIT = "90b983c2"
 VENDOR_TARBALL = f"tflm-{PINNED_COMMIT}-src.tar.xz"
+VENDOR_SHA256 = "bad5db974994d6e2bcf1a63976cbde2b081f31768098fe7b5976a4be7552b1e3"
 ENV_SOURCE = "MLONMCU_TFLM_SOURCE"
 ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
 METADATA = "mlonmcu-tflm.json"
@@ -71,12 +75,16 @@ FLATBUFFERS_PATCH = "tensorflow/lite/micro/tools/make/flatbuffers.patch"
 class ThirdParty:
     name: str  # folder under the downloads dir
     url: str
-    revision: str  # tag or full commit, as TFLM's download scripts pin it
+    revision: str  # the full commit TFLM's download scripts pin (by tag or commit)
 
 
 # The versions TFLM 90b983c2's download scripts pin (see tflm/VENDORED.md of the snapshot).
 THIRD_PARTY = [
-    ThirdParty("flatbuffers", "https://github.com/google/flatbuffers", "v25.9.23"),
+    ThirdParty(  # tag v25.9.23
+        "flatbuffers",
+        "https://github.com/google/flatbuffers",
+        "187240970746d00bbd26b0f5873ed54d2477f9f3",
+    ),
     ThirdParty(
         "gemmlowp",
         "https://github.com/google/gemmlowp",
@@ -153,7 +161,13 @@ class LibrarySpec:
         """The parts that make two builds differ (not the label)."""
         return {
             "prefix": self.prefix,
-            "compiler": compiler_version(self.prefix),
+            "compiler": compiler_identity(self.prefix + "gcc"),
+            "cxx_compiler": compiler_identity(self.prefix + "g++"),
+            # The recipe's own flags, so that editing them rebuilds without a version bump.
+            "common": COMMON_FLAGS,
+            "c": C_FLAGS,
+            "cxx": CXX_FLAGS,
+            "defines": self.defines(),
             "arch": list(self.arch_flags),
             "opt": list(self.opt_flags),
             "system": list(self.system_flags),
@@ -188,18 +202,6 @@ def opt_flags_of(cflags: Sequence[str]) -> tuple[str, ...]:
     return tuple(opts[-1:]) or ("-O2",)
 
 
-@functools.cache
-def compiler_version(prefix: str) -> str:
-    """``<prefix>gcc --version``'s first line ('' when the compiler is missing)."""
-    try:
-        result = proc.run(
-            [f"{prefix}gcc", "--version"], timeout=proc.limit("query"), what=f"{prefix}gcc"
-        )
-    except OSError:
-        return ""
-    return result.stdout.splitlines()[0].strip() if result.returncode == 0 and result.stdout else ""
-
-
 # -- where the source comes from ------------------------------------------------------------
 
 
@@ -215,9 +217,10 @@ def _config(config: ComponentConfig | None) -> ComponentConfig:
 
 def _plan(config: ComponentConfig) -> _Plan:
     try:
-        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
     except SourceError as exc:
-        raise TflmInstallError(f"{config.setting('source', ENV_SOURCE)[1]}: {exc}") from exc
+        text, origin = config.setting("source", ENV_SOURCE)
+        raise TflmInstallError(f"{origin}: {exc}" if text else f"TFLM source: {exc}") from exc
     if source is None:
         return _Plan(Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream")
     return _Plan(source, origin)
@@ -479,9 +482,9 @@ def ensure_tflm_library(
     if key in _FAILED:
         raise _FAILED[key]
     tree = source_tree(config, cache, say)
-    entry = cache.path("tflm-lib", key)
+    entry = cache.lookup("tflm-lib", key)
     built = False
-    if not (entry / LIBRARY_NAME).is_file():
+    if entry is None:
 
         def produce(tmp: Path) -> None:
             nonlocal built

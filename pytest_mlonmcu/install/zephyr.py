@@ -47,9 +47,12 @@ from .sources import (
 
 UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
 VERSION = "4.3.0"
+# A release tag (west init --mr takes a branch or tag). Its commit is not recorded here (the
+# vendored subset comes from a third-party import without git data).
 UPSTREAM_REVISION = f"v{VERSION}"
 UPSTREAM_PROJECTS = ("cmsis_6", "hal_stm32")
 VENDOR_TARBALL = f"zephyr-{VERSION}-subset.tar.xz"
+VENDOR_SHA256 = "bb8157f9dbd9b8192acd410c5f487194fab29411cd7fa582d3b7c3621b283e44"
 ENV_BASE = "ZEPHYR_BASE"
 ENV_SOURCE = "MLONMCU_ZEPHYR_SOURCE"
 ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
@@ -207,7 +210,7 @@ def _plan(config: ComponentConfig) -> _Plan:
     if base:
         install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
         return _Plan(install=install, origin=install.origin)
-    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL)
+    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
     if source is None:
         projects = _upstream_projects(config)
         key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)
@@ -236,8 +239,8 @@ def cached_zephyr(
     plan = _plan(_config(config))
     if plan.install is not None:
         return plan.install
-    entry = (cache or Cache()).path("zephyr", plan.key)
-    return _from_entry(entry, plan.origin) if entry.is_dir() else None
+    entry = (cache or Cache()).lookup("zephyr", plan.key)
+    return _from_entry(entry, plan.origin) if entry is not None else None
 
 
 def missing_host_tools() -> list[str]:
@@ -268,7 +271,7 @@ def zephyr_unavailable_reason(
         plan = _plan(_config(config))
     except MissingToolError as exc:
         return f"Zephyr: {exc}"
-    if plan.install is not None or cache.path("zephyr", plan.key).is_dir():
+    if plan.install is not None or cache.lookup("zephyr", plan.key) is not None:
         return None
     if plan.key in _FAILED:
         return f"Zephyr: an earlier attempt in this session failed: {_FAILED[plan.key]}"
@@ -301,12 +304,15 @@ def ensure_zephyr(
     plan = _plan(config)
     if plan.install is not None:
         return plan.install
-    entry = cache.path("zephyr", plan.key)
-    if entry.is_dir():
+    entry = cache.lookup("zephyr", plan.key)
+    if entry is not None:
         return _from_entry(entry, plan.origin)
     if plan.key in _FAILED:
         raise _FAILED[plan.key]
-    say(f"zephyr: preparing from {plan.origin} into {entry} (once; other processes wait)")
+    say(
+        f"zephyr: preparing from {plan.origin} into {cache.path('zephyr', plan.key)} "
+        "(once; other processes wait)"
+    )
     try:
         if plan.source is not None:
             entry = cache.get_or_create("zephyr", plan.key, lambda tmp: _unpack(plan, tmp, say))
@@ -340,7 +346,8 @@ def write_west_config(topdir: Path) -> None:
 def _unpack(plan: _Plan, entry: Path, say: Progress) -> None:
     assert plan.source is not None
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mlonmcu-zephyr.", dir=entry.parent) as tmp:
+    # Inside the entry's temp dir: a killed unpack is swept with it by the next producer.
+    with tempfile.TemporaryDirectory(prefix="mlonmcu-zephyr.", dir=entry) as tmp:
         try:
             root = materialize(plan.source, Path(tmp), progress=lambda m: say(f"zephyr: {m}"))
         except SourceError as exc:

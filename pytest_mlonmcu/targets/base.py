@@ -58,7 +58,7 @@ class Target:
         raise NotImplementedError
 
     def timeout(self) -> float:
-        return self.config.get_float("timeout", 120.0) or 120.0
+        return self.config.get_timeout("timeout", 120.0)
 
     def identity(self) -> dict[str, str]:
         """What makes this target's builds differ (for cache keys and reports)."""

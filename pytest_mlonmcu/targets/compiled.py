@@ -11,6 +11,7 @@ counts are obtained from outside).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from importlib import resources
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .. import proc
 from ..artifacts import Artifact, Program, RunOutput
+from ..cache import file_digest
 from ..errors import CompileError, RunError
 from ..metrics.elf import elf_sizes, symbol_addresses
 from ..protocol import HarnessReport, parse_harness_output
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
 HARNESS_DIR = Path(str(resources.files("pytest_mlonmcu") / "harness"))
 COMMON_DIR = HARNESS_DIR / "common"
 TAIL_LINES = 40
+
+
+@functools.cache
+def harness_digest() -> str:
+    """Digest of the harness tree (C sources, headers, linker scripts), once per process."""
+    return file_digest(HARNESS_DIR)
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
@@ -46,6 +54,16 @@ class CompiledTarget(Target):
     # -- what a concrete target provides ------------------------------------------
     def toolchain(self) -> Toolchain:
         raise NotImplementedError
+
+    def build_identity(self) -> dict:
+        """``identity()`` plus everything else that changes a program built for this target:
+        the toolchain (flags and compiler versions) and the harness sources (cache keys of
+        results measured by running programs)."""
+        return {
+            **self.identity(),
+            "toolchain": self.toolchain().identity(),
+            "harness": harness_digest(),
+        }
 
     def support_sources(self) -> list[Path]:
         """Startup code and mlif_target.h implementation of this target."""

@@ -164,7 +164,7 @@ class Etiss(CompiledTarget):
             "rom_size": self.config.get_int("rom_size", 4 << 20) or 0,
             "ram_start": self.config.get_int("ram_start", 0x20000000) or 0,
             "ram_size": self.config.get_int("ram_size", 4 << 20) or 0,
-            "stack_size": self.config.get_int("stack_size", 64 << 10) or 0,
+            "stack_size": self.config.get_int("stack_size", 64 << 10, minimum=1),
         }
         if mem["rom_size"] <= 0 or mem["ram_size"] <= 0:
             raise UsageError("etiss.rom_size and etiss.ram_size must be positive")

@@ -12,6 +12,7 @@ the repository, ``/usr/include/qemu``, ``/usr/local/include/qemu``, ``/usr/inclu
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ from .. import proc
 from ..cache import Cache, hash_key
 from ..errors import MissingToolError
 from .compiled import HARNESS_DIR
-from .toolchain import CommandLog
+from .toolchain import CommandLog, compiler_identity
 
 PLUGIN_SOURCE = HARNESS_DIR / "qemu_plugin" / "insn_count.c"
 HEADER_NAME = "qemu-plugin.h"
@@ -71,6 +72,7 @@ def plugin_unavailable_reason(configured: Path | None = None) -> str | None:
     return None
 
 
+@functools.cache
 def _glib_flags() -> list[str]:
     # The plugin does not use glib itself; QEMU's own plugins are built with it, so
     # pass its flags when present (the header does not include glib.h either).
@@ -88,11 +90,14 @@ def build_insn_count_plugin(cache: Cache, configured: Path | None = None) -> Pat
     include = find_plugin_header(configured)
     if include is None:
         raise MissingToolError(f"{HEADER_NAME} not found", hint=HEADER_HINT)
-    key = hash_key("insn_count-v1", PLUGIN_SOURCE, include / HEADER_NAME)
+    glib = _glib_flags()
+    key = hash_key(
+        "insn_count-v1", PLUGIN_SOURCE, include / HEADER_NAME, compiler_identity("gcc"), glib
+    )
 
     def produce(tmp: Path) -> None:
         cmd = ["gcc", "-shared", "-fPIC", "-O2", "-Wall", f"-I{include}"]
-        cmd += [str(PLUGIN_SOURCE), "-o", str(tmp / "insn_count.so"), *_glib_flags()]
+        cmd += [str(PLUGIN_SOURCE), "-o", str(tmp / "insn_count.so"), *glib]
         CommandLog().run(cmd, what="building the QEMU insn_count plugin")
 
     return cache.get_or_create("qemu-plugin", key, produce) / "insn_count.so"

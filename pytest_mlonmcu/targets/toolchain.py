@@ -7,7 +7,11 @@ target configuration (content hash of sources and flags).
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +39,28 @@ class Toolchain:
         return f"{self.prefix}g++"
 
     def identity(self) -> list:
-        return [self.prefix, self.cflags, self.cstd, self.cxxflags, self.ldflags, self.libs]
+        """Everything that changes what this toolchain produces, compilers' versions included."""
+        flags = [self.prefix, self.cflags, self.cstd, self.cxxflags, self.ldflags, self.libs]
+        return [*flags, compiler_identity(self.cc), compiler_identity(self.cxx)]
+
+
+@functools.cache
+def compiler_identity(compiler: str) -> str:
+    """``<resolved path>: <first line of --version>`` ('' when not installed), once per process.
+
+    Part of every cache key of compiled code: another compiler (an upgrade, another install
+    first in PATH) must not reuse objects built by this one.
+    """
+    found = shutil.which(compiler)
+    if found is None:
+        return ""
+    resolved = os.path.realpath(found)
+    try:
+        proc = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{resolved}: --version failed: {exc}"
+    lines = proc.stdout.splitlines() if proc.returncode == 0 else []
+    return f"{resolved}: {lines[0].strip() if lines else f'--version exit {proc.returncode}'}"
 
 
 class CommandLog:

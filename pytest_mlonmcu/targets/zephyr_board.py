@@ -66,7 +66,7 @@ from ..boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from ..config import ComponentConfig
+from ..config import ComponentConfig, parse_int, parse_timeout
 from ..errors import CompileError, MissingToolError, RunError, UsageError
 from ..metrics.elf import elf_sizes, symbol_addresses
 from ..protocol import HarnessReport, parse_harness_output
@@ -128,7 +128,7 @@ class ZephyrBoardTarget(CompiledTarget):
     board: ClassVar[Board]
     # True for a target named after the Zephyr board (stm32f746g_disco) rather than the board.
     bound: ClassVar[bool] = False
-    # The main keys (--mlonmcu-list); the rest are in the module docstring.
+    # Every key it reads (--mlonmcu-list; unknown keys are usage errors).
     config_keys: ClassVar[dict[str, str]] = {
         "port": "(--mlonmcu-board NAME=PORT; emulated: socket://HOST:PORT or a free one)",
         "flash": "(the board's: west, openocd, st-flash, esptool, qemu, none)",
@@ -137,6 +137,14 @@ class ZephyrBoardTarget(CompiledTarget):
         "libc": "auto",
         "build": "auto",
         "count": "(emulated boards: plugin, icount or none)",
+        "serial_number": "(the board's: the probe's serial number for flashing)",
+        "baud": "(the board's)",
+        "flash_timeout": "120",
+        "lock_timeout": "3600",
+        "stack_size": "(the board's stack)",
+        "kconfig": "(extra prj.conf lines, ;-separated)",
+        "qemu_serial": "tcp (or pty)",
+        "plugin_include": "(QEMU plugin headers)",
     }
 
     # -- configuration --------------------------------------------------------------------
@@ -152,8 +160,12 @@ class ZephyrBoardTarget(CompiledTarget):
     def zephyr_config(self) -> ComponentConfig:
         return ComponentConfig("zephyr", self.config._config)
 
+    def seconds(self, key: str, default: str) -> float:
+        """A timeout setting (finite, > 0): a usage error naming the key otherwise."""
+        return parse_timeout(self.setting(key, default), f"{self.name}.{key}")
+
     def timeout(self) -> float:
-        return float(self.setting("timeout", "120") or 120)
+        return self.seconds("timeout", "120")
 
     def flash_method(self) -> str:
         method = self.setting("flash", self.board.flash) or "none"
@@ -345,10 +357,10 @@ class ZephyrBoardTarget(CompiledTarget):
         return self._run_device(program, work_dir, method, port)
 
     def _lock_timeout(self) -> float:
-        return float(self.setting("lock_timeout", "3600") or 3600)
+        return self.seconds("lock_timeout", "3600")
 
     def _baud(self) -> int:
-        return int(self.setting("baud", str(self.board.baud)) or self.board.baud)
+        return parse_int(self.setting("baud", str(self.board.baud)), f"{self.name}.baud", minimum=1)
 
     def _run_device(self, program: Program, work_dir: Path, method: str, spec: str) -> RunOutput:
         try:
@@ -381,7 +393,7 @@ class ZephyrBoardTarget(CompiledTarget):
                 flash_seconds = 0.0
                 if cmd:
                     flash_seconds = run_flash(
-                        cmd, req.cwd, float(self.setting("flash_timeout", "120") or 120),
+                        cmd, req.cwd, self.seconds("flash_timeout", "120"),
                         work_dir / "flash.log", f"{self.name}.flash_timeout",
                     )  # fmt: skip
                 if open_after:
@@ -550,7 +562,8 @@ def _maybe_lock(key: str | None, timeout: float, setting: str) -> contextlib.Abs
 
 def _write_script(path: Path, commands: list[list[str]], note: str = "") -> None:
     lines = ["#!/bin/sh", "# How this run put the program on the board."]
-    lines += [f"# {note}"] if note else []
+    # One comment line, whatever the paths in it hold (a newline would start a command).
+    lines += ["# " + "".join(c if c.isprintable() else "?" for c in note)] if note else []
     lines += ["set -e"]
     lines += [shlex.join(c) for c in commands]
     path.write_text("\n".join(lines) + "\n")

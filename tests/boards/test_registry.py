@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,23 @@ def test_board_entries_are_checked():
         registry.board_from_mapping("x", {"flash": "qemu"}, "t")
     with pytest.raises(UsageError, match="flash 'jtag'"):
         registry.board_from_mapping("x", {"zephyr_board": "b", "flash": "jtag"}, "t")
-    with pytest.raises(UsageError, match="unknown keys colour"):
+    with pytest.raises(UsageError, match="unknown key colour"):
         registry.board_from_mapping("x", {"zephyr_board": "b", "colour": 1}, "t")
-    with pytest.raises(UsageError, match="not a size"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "rom": "lots"}, "t")
+    with pytest.raises(UsageError, match=r"unknown key bauds \(did you mean baud\?\); known"):
+        registry.board_from_mapping("x", {"zephyr_board": "b", "bauds": 9600}, "t")
+    with pytest.raises(UsageError, match=r"board x qemu: unknown key machin \(did you mean mach"):
+        registry.board_from_mapping("x", {"zephyr_board": "b", "qemu": {"machin": "virt"}}, "t")
+    for rom in ("lots", "-1", "1e999", "nan"):
+        with pytest.raises(UsageError, match="not a size"):
+            registry.board_from_mapping("x", {"zephyr_board": "b", "rom": rom}, "t")
+    # A value of the wrong type names board, key and value (baud: fast was an INTERNALERROR).
+    with pytest.raises(UsageError, match=r"^t: board x: baud='fast' is not an integer"):
+        registry.board_from_mapping("x", {"zephyr_board": "b", "baud": "fast"}, "t")
+    with pytest.raises(UsageError, match=r"board x: baud=0: expected a positive integer"):
+        registry.board_from_mapping("x", {"zephyr_board": "b", "baud": 0}, "t")
+    with pytest.raises(UsageError, match=r"board x: clock_hz=-1: expected a non-negative"):
+        registry.board_from_mapping("x", {"zephyr_board": "b", "clock_hz": -1}, "t")
+    assert registry.board_from_mapping("x", {"zephyr_board": "b", "baud": "9600"}, "t").baud == 9600
     with pytest.raises(UsageError, match="needs qemu"):
         registry.board_from_mapping("x", {"zephyr_board": "b", "flash": "qemu"}, "t")
 
@@ -231,6 +245,12 @@ def test_target_settings_and_flags():
     assert (t.flash_method(), t.timeout()) == ("openocd", 7.0)
     with pytest.raises(UsageError, match="optimize='9'"):
         make_target("mps2_an385", optimize="9").options()
+    # Timeouts are finite and positive, a baud rate a positive integer: named with the value.
+    for key, value in [("timeout", "inf"), ("flash_timeout", "0"), ("lock_timeout", "-5")]:
+        with pytest.raises(UsageError, match=rf"mps2_an385.{key}='{value}': expected a timeout"):
+            make_target("mps2_an385", **{key: value}).seconds(key, "120")
+    with pytest.raises(UsageError, match=r"stm32f7.baud='fast' is not an integer"):
+        make_target("stm32f7", baud="fast")._baud()
 
 
 def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -251,6 +271,9 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with tarfile.open(vendor / zinstall.VENDOR_TARBALL, "w:xz") as tf:
         tf.add(tmp_path / "ws", arcname="zephyr-4.3.0")
     monkeypatch.setenv("MLONMCU_VENDOR_DIR", str(vendor))
+    # A vendored tarball must have the pinned digest: pin this stand-in's.
+    fake_digest = hashlib.sha256((vendor / zinstall.VENDOR_TARBALL).read_bytes()).hexdigest()
+    monkeypatch.setattr(zinstall, "VENDOR_SHA256", fake_digest)
     installed = zinstall.ensure_zephyr(RunConfig().scoped("zephyr"), cache=cache)
     assert installed.origin == f"$MLONMCU_VENDOR_DIR/{zinstall.VENDOR_TARBALL}"
     assert installed.base.parent.parent == cache.root / "zephyr"

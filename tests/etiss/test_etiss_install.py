@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import Cache
+from pytest_mlonmcu.cache import MARKER, Cache
 from pytest_mlonmcu.config import RunConfig
 from pytest_mlonmcu.errors import MissingToolError
 from pytest_mlonmcu.install.etiss import (
@@ -270,8 +270,10 @@ def test_build_pipeline_installs_into_the_cache(clean_env, tmp_path):
     assert install.processor.is_file() and install.base_ini.is_file()
     assert (install.prefix / "build.log").is_file()
     assert "etiss: configuring" in lines and any(ln.startswith("etiss: building [") for ln in lines)
-    # Only the install prefix (+ log and metadata) is kept, no temp dirs next to it.
+    # Only the install prefix (+ log, metadata and the cache's marker) is kept, no temp dirs
+    # next to it.
     assert sorted(p.name for p in install.prefix.iterdir()) == [
+        MARKER,
         "bin",
         "build.log",
         "examples",

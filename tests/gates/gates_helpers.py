@@ -42,6 +42,7 @@ class FakeBackendC(FakeBackend):
 class FakeSim(Target):
     name = "fakesim"
     family = "fake"
+    config_keys = {"metrics": "(JSON: the metrics its run reports)"}
 
     def compile(self, artifact, samples, work_dir):
         return Program(target=self.name, path=work_dir / "program", work_dir=work_dir)

@@ -230,3 +230,58 @@ def test_help_lists_the_gate_and_report_options(pytester):
         assert f"--mlonmcu-{flag}=" in text
     assert "METRIC:+N% or METRIC:+N, *:+N% for every cost metric" in " ".join(text.split())
     assert "mlonmcu_fail_on (args)" in text and "%%" not in text
+
+
+def test_a_gated_metric_that_vanished_from_the_run_fails(fake_project, run_session):
+    """A baseline metric the run no longer produces fails when a rule gates it (by name, or
+    a cost metric under ``*``); ungated ones are reported as missing; an early stop is none."""
+    fake_project.makepyfile(test_m=BENCH_TEST)
+    base = {**BASE, "energy_uj": 50}
+    _save_baseline(
+        fake_project, run_session, ["m1", "m2", "m3"], {rid(m): base for m in ("m1", "m2", "m3")}
+    )
+    without = lambda key: {k: v for k, v in base.items() if k != key}  # noqa: E731
+    write_metrics(
+        fake_project,
+        {
+            rid("m1"): without("invoke_instructions"),  # named by a rule
+            rid("m2"): without("ram_bytes"),  # a cost metric under "*"
+            rid("m3"): without("energy_uj"),  # no rule gates it
+        },
+    )
+    args = (*FAKE, models_arg("m1", "m2", "m3"), "--mlonmcu-compare=base.json")
+    rules = ("--mlonmcu-fail-on=invoke_instructions:+5%,*:+10%",)
+    session = run_session(*args, *rules)
+    session.result.assert_outcomes(passed=1, failed=2)
+    assert session.record(nodeid("m1"))["reason"] == (
+        "metric invoke_instructions is in the baseline (1,000,000) but the run no longer "
+        "produces it [from --mlonmcu-fail-on invoke_instructions:+5%]"
+    )
+    assert session.record(nodeid("m2"))["reason"] == (
+        "metric ram_bytes is in the baseline (10,000) but the run no longer produces it "
+        "[from --mlonmcu-fail-on *:+10%]"
+    )
+    (vanished,) = [
+        d for d in session.record(nodeid("m2"))["comparison"]["deltas"] if d["value"] is None
+    ]
+    assert (vanished["metric"], vanished["verdict"], vanished["rule"]) == (
+        "ram_bytes",
+        "vanished",
+        "*:+10%",
+    )
+    assert session.record(nodeid("m3"))["outcome"] == "passed"
+    gates = session.section("mlonmcu gates")
+    assert "3 runs compared, 2 regressions" in gates
+    assert (
+        f"  {rid('m1')}: invoke_instructions 1,000,000 -> -, no longer produced "
+        "[invoke_instructions:+5%]" in gates
+    )
+
+    # Without rules nothing is gated: the same runs pass, the metrics are only "missing".
+    ungated = run_session(*args)
+    ungated.result.assert_outcomes(passed=3)
+    (ram,) = [d for d in ungated.record(nodeid("m2"))["comparison"]["deltas"] if d["value"] is None]
+    assert (ram["metric"], ram["verdict"], ram["rule"]) == ("ram_bytes", "missing", None)
+    # A run stopped early on purpose (--mlonmcu-until) produces no counts: not a failure.
+    early = run_session(*args, *rules, "--mlonmcu-until=compile")
+    early.result.assert_outcomes(passed=3)

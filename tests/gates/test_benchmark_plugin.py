@@ -82,3 +82,15 @@ def test_latency_budgets_fail_serially_and_are_not_checked_under_xdist(suite, ru
     assert check["note"] == (
         "not measured: pytest-benchmark is disabled (under xdist or --benchmark-disable)"
     )
+
+
+def test_latency_rule_is_not_failed_when_pytest_benchmark_is_off(suite, run_session):
+    """A vanished gated metric fails, but latency_ms is not measured with benchmarking off."""
+    baseline = {"kind": "pytest-mlonmcu-baseline", "version": 1,
+                "runs": {RUN_ID: {"metrics": {"latency_ms": 1e9}}}}  # fmt: skip
+    (suite.path / "base.json").write_text(json.dumps(baseline))
+    rule = ("--mlonmcu-compare=base.json", "--mlonmcu-fail-on=latency_ms:+10%")
+    session = run_session(*HOST, *rule, "--benchmark-disable")
+    session.result.assert_outcomes(passed=1)
+    (latency,) = [d for d in session.runs[0]["comparison"]["deltas"] if d["metric"] == "latency_ms"]
+    assert (latency["verdict"], latency["value"], latency["rule"]) == ("missing", None, None)

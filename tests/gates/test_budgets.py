@@ -44,6 +44,24 @@ def test_sizes_are_decimal_with_k_and_binary_with_kib():
             parse_fail_on(bad)
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e999", "-inf", float("nan"), float("inf")])
+def test_budgets_and_allowances_are_finite(value):
+    """A NaN budget passed every run (``x <= nan`` is false, ``nan < 0`` too): rejected."""
+    with pytest.raises(UsageError) as info:
+        parse_limit(value, "mlonmcu.yml budgets['*'] rom_bytes")
+    assert str(info.value).startswith(f"mlonmcu.yml budgets['*'] rom_bytes: {value!r}")
+    with pytest.raises(UsageError, match="--mlonmcu-budget"):
+        parse_budget_expr(f"rom_bytes<={value}", "--mlonmcu-budget")
+    with pytest.raises(UsageError, match="--mlonmcu-fail-on"):
+        parse_fail_on(f"rom_bytes:+{value}")
+
+
+@pytest.mark.parametrize("rule", ["rom_bytes:+nan%", "rom_bytes:+inf%", "*:+-5%", "*:+1e999%"])
+def test_percent_allowances_are_finite_and_not_negative(rule):
+    with pytest.raises(UsageError, match="N is a finite percentage >= 0"):
+        parse_fail_on(rule)
+
+
 def test_marker_budget_fails_exactly_that_test(fake_project, run_session):
     fake_project.makepyfile(test_m=MARKED_TESTS)
     write_metrics(

@@ -204,6 +204,7 @@ def test_list_option_lists_components_and_exits(pytester, run_plugin):
     assert re.search(r"^  tflmi +TFLite Micro", backends, re.MULTILINE)
     assert "tflmi.arena_size (default: " in backends
     assert re.search(r"^  host_x86 ", targets, re.MULTILINE)
+    assert "  run.samples (default: 2" in out and "  validation.mode (default: " in out
     (models,) = [line for line in session.result.outlines if line.startswith("models: ")]
     assert {"aww", "vww", "resnet", "toycar"} <= set(models[len("models: ") :].split(", "))
     assert session.report is None and "passed" not in out  # nothing ran

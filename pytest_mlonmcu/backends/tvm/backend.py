@@ -124,7 +124,8 @@ class TvmAotBase(Backend):
             layout="NCHW" if LAYOUT_NCHW in self.features else "NHWC",
             schedule=schedule,
             inline_pad=self.config.get_bool("inline_pad", True),
-            unroll=getattr(self, "_tuned_unroll", None) or self.config.get_int("unroll", 8) or 1,
+            unroll=getattr(self, "_tuned_unroll", None)
+            or self.config.get_int("unroll", 8, minimum=1),
         )
 
     # -- tuning (feature autotune) --------------------------------------------------------

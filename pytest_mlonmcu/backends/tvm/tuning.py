@@ -65,10 +65,11 @@ def _score(figures: dict) -> tuple[float, float]:
 
 def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Path) -> int:
     """The best unroll factor for ``model`` on ``target`` (cached); the log goes to work_dir."""
+    from ...targets.compiled import CompiledTarget
     from . import tvm_version
     from .backend import source_digest
 
-    trials = backend.config.get_int("tune_trials", len(CANDIDATES)) or len(CANDIDATES)
+    trials = backend.config.get_int("tune_trials", len(CANDIDATES), minimum=1)
     candidates = list(CANDIDATES[: max(1, trials)])
     base = backend.options()
     key = hash_key(
@@ -76,7 +77,7 @@ def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Pat
         TUNE_FORMAT,
         model.sha256,
         {**base.as_dict(), "unroll": None},
-        target.identity(),
+        target.build_identity() if isinstance(target, CompiledTarget) else target.identity(),
         target.config.get("optimize", "2"),
         candidates,
         tvm_version(),

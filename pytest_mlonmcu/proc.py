@@ -38,7 +38,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import math
 import os
 import shlex
 import signal
@@ -52,7 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import MlonmcuError, UsageError
+from .config import parse_timeout  # stdlib + errors only, like this module
+from .errors import MlonmcuError
 
 # Default limits of the plugin's own child processes, by kind (seconds).
 DEFAULT_TIMEOUTS: dict[str, float] = {
@@ -63,7 +63,6 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "build": 3600,  # one step of a TFLM, ETISS, Zephyr, TVM or zoo-model build
 }
 TIMEOUT_ENV_PREFIX = "MLONMCU_TIMEOUT_"
-MAX_TIMEOUT = 30 * 24 * 3600.0  # larger values are typos (and overflow the timer)
 # After the command exited or was killed: how long its output pipes may stay open (a process
 # that left the group still holding them) before the output read so far is used.
 PIPE_GRACE = 5.0
@@ -93,18 +92,8 @@ def tail(text: str, lines: int = TAIL_LINES) -> str:
 
 
 def check_timeout(value: Any, setting: str = "") -> float:
-    """``value`` as seconds, or a UsageError naming ``setting``: finite, > 0, at most 30 days."""
-    name = setting or "timeout"
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError, OverflowError):
-        seconds = math.nan
-    if not (0 < seconds <= MAX_TIMEOUT):  # also false for NaN
-        raise UsageError(
-            f"{name}={value!r}: a timeout must be a finite number of seconds > 0 "
-            f"(at most {MAX_TIMEOUT:.0f})"
-        )
-    return seconds
+    """``value`` as seconds (finite, > 0), or a UsageError naming ``setting`` and the value."""
+    return parse_timeout(value, setting or "timeout")
 
 
 @dataclass(frozen=True)

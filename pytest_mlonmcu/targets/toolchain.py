@@ -11,7 +11,6 @@ import functools
 import os
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,11 +55,11 @@ def compiler_identity(compiler: str) -> str:
         return ""
     resolved = os.path.realpath(found)
     try:
-        proc = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        result = proc.run([found, "--version"], timeout=proc.limit("query"), what=compiler)
+    except (OSError, proc.ChildTimeout) as exc:
         return f"{resolved}: --version failed: {exc}"
-    lines = proc.stdout.splitlines() if proc.returncode == 0 else []
-    return f"{resolved}: {lines[0].strip() if lines else f'--version exit {proc.returncode}'}"
+    lines = result.stdout.splitlines() if result.returncode == 0 else []
+    return f"{resolved}: {lines[0].strip() if lines else f'--version exit {result.returncode}'}"
 
 
 class CommandLog:

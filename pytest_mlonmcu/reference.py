@@ -7,12 +7,12 @@ wheel version): every backend and target of a model is compared with the same by
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from . import proc
 from .backends import tflmi_runner
 from .backends.tflmi import TflmiBackend, wheel_version
 from .cache import Cache, atomic_write_text, hash_key
@@ -43,13 +43,13 @@ def reference_outputs(
             str(arena),
             str(tmp / "inputs.npz"),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
+        result = proc.run(cmd, timeout=proc.limit("host"), what="reference: the TFLM interpreter")
+        if result.returncode != 0:
             raise BuildError(
                 f"reference: the TFLM interpreter failed on {model.path.name}:\n"
-                f"{proc.stderr.strip()[-2000:]}"
+                f"{result.stderr.strip()[-2000:]}"
             )
-        atomic_write_text(tmp / "outputs.txt", proc.stdout)
+        atomic_write_text(tmp / "outputs.txt", result.stdout)
 
     entry = cache.get_or_create("reference", key, produce)
     report = parse_harness_output((entry / "outputs.txt").read_text())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import proc
 from ..artifacts import Artifact
 from ..cache import atomic_write_text, hash_key
 from ..config import ComponentConfig
@@ -93,17 +93,17 @@ class TflmiBackend(Backend):
         key = hash_key("tflmi-arena", model.sha256, wheel_version(), runner)
 
         def produce(tmp: Path) -> None:
-            proc = subprocess.run(
+            result = proc.run(
                 [sys.executable, "-m", tflmi_runner.__name__, "arena", str(model.path)],
-                capture_output=True,
-                text=True,
+                timeout=proc.limit("host"),
+                what="tflmi: the arena search",
             )
-            if proc.returncode != 0:
+            if result.returncode != 0:
                 raise BuildError(
                     f"tflmi: the TFLM interpreter cannot load {model.path.name}:\n"
-                    f"{proc.stderr.strip()[-2000:]}"
+                    f"{result.stderr.strip()[-2000:]}"
                 )
-            atomic_write_text(tmp / "arena", proc.stdout.strip())
+            atomic_write_text(tmp / "arena", result.stdout.strip())
 
         return int((self.cache.get_or_create("tflmi-arena", key, produce) / "arena").read_text())
 

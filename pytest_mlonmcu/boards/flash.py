@@ -17,18 +17,19 @@ none       the board runs what it has (e.g. flashed by hand); only its console i
 
 A board entry may replace a method's command with ``flash_args: {command: "..."}``; the
 placeholders are ``{elf} {bin} {hex} {build_dir} {port} {serial_number} {python}`` and every
-other ``flash_args`` key.
+other ``flash_args`` key (``{{``/``}}`` are literal braces; an unknown field or a stray brace is
+a usage error). In openocd's ``-c`` commands (Tcl) a value is quoted as one Tcl word, so
+``program {elf}`` takes a path with spaces. A flash tool runs in its own process group: on
+timeout it is killed with every process it started.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shlex
 import shutil
-import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MissingToolError, RunError
+from .. import proc
+from ..errors import MissingToolError, RunError, UsageError
 from .registry import Board
 
 TEMPLATES: dict[str, list[str]] = {
@@ -94,7 +96,7 @@ def flash_tool_missing(method: str, args: dict[str, str] | None = None) -> str |
         return None
     command = (args or {}).get("command")
     if command:
-        tool = shlex.split(command)[0]
+        tool = split_command(command)[0]
         return None if shutil.which(tool) else f"the flash command needs {tool}, not found"
     if method == "west":
         import importlib.util
@@ -125,10 +127,12 @@ def flash_command(method: str, req: FlashRequest) -> list[str]:
         "chip": "",
         "flash_baud": "460800",
         "openocd_config": "",
-        **req.args,
+        **{k: "" if v is None else str(v) for k, v in req.args.items()},
     }
     if "command" in req.args:
-        template = shlex.split(req.args["command"])
+        text = req.args["command"]
+        template = split_command(text)
+        values.pop("command")
     else:
         if method not in TEMPLATES:
             raise RunError(f"flash method {method!r} has no command")
@@ -136,40 +140,112 @@ def flash_command(method: str, req: FlashRequest) -> list[str]:
         if req.serial_number and method in SERIAL_NUMBER_ARGS:
             pos, extra = SERIAL_NUMBER_ARGS[method]
             template[pos:pos] = extra
-    missing = sorted(
-        {m for part in template for m in re.findall(r"{(\w+)}", part) if not values.get(m)}
-    )
+        text = shlex.join(template)
+    parts = [_parse_template(part, text, req.board.name, values) for part in template]
+    missing = sorted({f for part in parts for _, f in part if f and not values[f]})
     if missing:
         raise RunError(
             f"board {req.board.name}: flash method {method} needs {', '.join(missing)} "
             f"(flash_args in the board entry, or <target>.{missing[0]})"
         )
-    return [part.format(**values) for part in template]
+    tcl = _tcl_arguments(template)
+    return [_render(part, values, i in tcl) for i, part in enumerate(parts)]
 
 
-def run_flash(cmd: list[str], cwd: Path | None, timeout: float, log_path: Path) -> float:
-    """Run a flash command with a timeout; its output goes to ``log_path``. Returns seconds."""
-    start = time.monotonic()
-    with log_path.open("w") as log:
-        log.write(f"$ {shlex.join(cmd)}\n")
-        log.flush()
-        try:
-            proc = subprocess.run(
-                cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                timeout=timeout, start_new_session=True,
-            )  # fmt: skip
-        except FileNotFoundError:
-            raise MissingToolError(f"flash tool {cmd[0]} not found") from None
-        except subprocess.TimeoutExpired:
-            raise RunError(
-                f"flashing timed out after {timeout:g} s (set <target>.flash_timeout)\n"
-                f"$ {shlex.join(cmd)}\n{_tail(log_path)}"
-            ) from None
-    if proc.returncode != 0:
-        raise RunError(
-            f"flashing failed (exit {proc.returncode})\n$ {shlex.join(cmd)}\n{_tail(log_path)}"
+def _render(part: list[tuple[str, str]], values: dict[str, str], tcl: bool) -> str:
+    quote = _tcl_word if tcl else str
+    return "".join(literal + (quote(values[name]) if name else "") for literal, name in part)
+
+
+def split_command(text: str) -> list[str]:
+    """A board's ``flash_args.command`` as words (shell quoting), or a UsageError."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"flash_args.command {text!r}: {exc}") from None
+    if not words:
+        raise UsageError("flash_args.command is empty")
+    return words
+
+
+def _parse_template(
+    part: str, text: str, board: str, values: dict[str, str]
+) -> list[tuple[str, str]]:
+    """``"program {elf} verify"`` -> [("program ", "elf"), (" verify", "")]; a stray brace,
+    an unknown field or a format spec is a UsageError naming the template."""
+
+    def bad(problem: str) -> UsageError:
+        return UsageError(
+            f"board {board}: flash command {text!r}: {problem}; known fields: "
+            + ", ".join("{" + k + "}" for k in sorted(values))
+            + " (write {{ and }} for literal braces)"
         )
-    return time.monotonic() - start
+
+    try:
+        pieces = list(string.Formatter().parse(part))
+    except ValueError:  # "Single '{' encountered in format string"
+        raise bad(f"stray brace in {part!r}") from None
+    out = []
+    for literal, name, spec, conversion in pieces:
+        if name is None:
+            out.append((literal, ""))
+            continue
+        if name not in values:
+            raise bad(f"unknown field {{{name}}}")
+        if spec or conversion:
+            raise bad(f"{{{name}}} takes no format spec or conversion")
+        out.append((literal, name))
+    return out
+
+
+def _tcl_arguments(template: list[str]) -> set[int]:
+    """Positions of openocd's ``-c`` commands: Tcl, where a value is quoted as one word."""
+    if not Path(template[0]).name.startswith("openocd"):
+        return set()
+    return {i + 1 for i, word in enumerate(template[:-1]) if word in ("-c", "--command")}
+
+
+_TCL_PLAIN = re.compile(r"[\w./:@%+,=-]+")
+
+
+def _tcl_word(value: str) -> str:
+    """``value`` as one word of a Tcl command (openocd's ``program {path with space}``)."""
+    if _TCL_PLAIN.fullmatch(value):
+        return value
+    if not any(c in value for c in "{}\\\n"):
+        return "{" + value + "}"  # braces: no substitution inside
+    return "".join(c if c.isalnum() else "\\n" if c == "\n" else "\\" + c for c in value)
+
+
+def run_flash(
+    cmd: list[str],
+    cwd: Path | None,
+    timeout: float,
+    log_path: Path,
+    setting: str = "<target>.flash_timeout",
+) -> float:
+    """Run a flash command with a timeout; its output goes to ``log_path``. Returns seconds.
+
+    The tool runs in its own process group: a timeout kills it with every helper it started.
+    """
+    log_path.write_text(f"$ {shlex.join(cmd)}\n")
+    try:
+        result = proc.run(
+            cmd, timeout=timeout, what="flashing", setting=setting, cwd=cwd,
+            log_path=log_path, append=True,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise MissingToolError(f"flash tool {cmd[0]} not found") from None
+    except proc.ChildTimeout:
+        raise RunError(
+            f"flashing timed out after {timeout:g} s (set {setting})\n"
+            f"$ {shlex.join(cmd)}\n{_tail(log_path)}"
+        ) from None
+    if result.returncode != 0:
+        raise RunError(
+            f"flashing failed (exit {result.returncode})\n$ {shlex.join(cmd)}\n{_tail(log_path)}"
+        )
+    return result.seconds
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -209,7 +285,7 @@ class QemuInstance:
         self.mode = mode
         self.address = address
         self.extra_args = list(extra_args or [])
-        self.proc: subprocess.Popen | None = None
+        self.child: proc.Child | None = None
         self.command: list[str] = []
         self.log_path = work_dir / "qemu.log"
         # Unix socket paths are limited to 108 bytes: the monitor lives in a short temp dir.
@@ -253,9 +329,10 @@ class QemuInstance:
             cmd += ["-serial", "pty"]
             url = ""
         self.command = cmd
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.work_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+        # No timer: the console's timeouts bound QEMU's life, stop() ends it in a finally.
+        self.child = proc.Child(
+            cmd, timeout=None, what=f"QEMU of board {self.board.name}", cwd=self.work_dir,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
         )  # fmt: skip
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
@@ -269,10 +346,10 @@ class QemuInstance:
         return url
 
     def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.child is not None and self.child.stdout is not None
         with self.log_path.open("w") as log:
             log.write(f"$ {shlex.join(self.command)}\n")
-            for line in self.proc.stdout:
+            for line in self.child.stdout:
                 log.write(line)
                 log.flush()
                 self._output.append(line)
@@ -290,7 +367,7 @@ class QemuInstance:
         return m.group(1) if m else None
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.child is not None and self.child.alive()
 
     def resume(self, timeout: float = 5.0) -> None:
         """Continue the halted guest through the monitor."""
@@ -309,22 +386,19 @@ class QemuInstance:
                 time.sleep(0.05)
 
     def stop(self, grace: float = 3.0) -> int | None:
-        if self.proc is None:
+        if self.child is None:
             shutil.rmtree(self._monitor_dir, ignore_errors=True)
             return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-        shutil.rmtree(self._monitor_dir, ignore_errors=True)
-        return self.proc.returncode
+        try:
+            returncode = self.child.terminate(grace)
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+                if self._reader.is_alive():  # a process outside the group holds the pipe
+                    self.child.popen.stdout = None  # the reader keeps it; never closed under it
+        finally:
+            self.child.close()
+            shutil.rmtree(self._monitor_dir, ignore_errors=True)
+        return returncode
 
 
 def qemu_missing(board: Board) -> str | None:

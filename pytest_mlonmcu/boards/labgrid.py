@@ -18,13 +18,12 @@ skipped with that reason.
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import proc
 from ..errors import RunError
 from .registry import Board
 
@@ -70,14 +69,11 @@ def _client(board: Board, *args: str, log_path: Path, timeout: float, check: boo
     cmd = client_command(board, *args)
     with log_path.open("a") as log:
         log.write(f"$ {shlex.join(cmd)}\n")
-        log.flush()
-        try:
-            proc = subprocess.run(
-                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=os.environ.copy()
-            )
-        except subprocess.TimeoutExpired:
-            raise RunError(f"labgrid: {shlex.join(cmd)} timed out after {timeout:g} s") from None
-    if check and proc.returncode != 0:
+    try:
+        result = proc.run(cmd, timeout=timeout, what="labgrid", log_path=log_path, append=True)
+    except proc.ChildTimeout:
+        raise RunError(f"labgrid: {shlex.join(cmd)} timed out after {timeout:g} s") from None
+    if check and result.returncode != 0:
         raise RunError(
-            f"labgrid: {shlex.join(cmd)} failed (exit {proc.returncode}); see {log_path}"
+            f"labgrid: {shlex.join(cmd)} failed (exit {result.returncode}); see {log_path}"
         )

@@ -7,8 +7,9 @@ byte to the run's serial log while the host flashes, so output printed right aft
 not lost; ``wait_for`` returns at the harness's last line (``MLIF done``) or a Zephyr fatal
 error, and raises ``SerialTimeout`` (carrying the log) when neither arrives in time.
 
-``board_lock`` serialises users of one port across threads, xdist workers and concurrent
-sessions: a file lock in the per-user cache directory, keyed by the port.
+``board_lock`` serialises users of one board across threads, xdist workers and concurrent
+sessions: a file lock in the per-user cache directory, keyed by the resolved device (a by-id
+link and its ``/dev/ttyACM0`` are one board), acquired with a timeout.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from filelock import FileLock, Timeout
 
 from ..cache import default_cache_root
 from ..errors import MissingToolError, RunError
+from ..proc import check_timeout
 
 BY_ID_DIR = Path("/dev/serial/by-id")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -181,9 +183,24 @@ class LockHold:
         }
 
 
+def lock_key(port: str) -> str:
+    """The device behind a port, so one board has one lock: a ``/dev/serial/by-id`` link and
+    the ``/dev/ttyACM0`` it points to share it. URLs (``socket://``...) are used as they are."""
+    return port if is_url(port) else os.path.realpath(port)
+
+
 @contextlib.contextmanager
-def board_lock(key: str, timeout: float = 3600.0) -> Iterator[LockHold]:
-    """Hold the lock of port ``key`` (re-entrant within one process)."""
+def board_lock(
+    port: str, timeout: float = 3600.0, setting: str = "<target>.lock_timeout"
+) -> Iterator[LockHold]:
+    """Hold the lock of the board at ``port`` (re-entrant within one process).
+
+    Waiting is bounded by ``timeout`` (finite, > 0; ``setting`` names the key that sets it):
+    a board held longer by another worker or session fails this run with the lock's file
+    and holder.
+    """
+    timeout = check_timeout(timeout, setting)
+    key = lock_key(port)
     path = lock_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _LOCKS_GUARD:
@@ -193,10 +210,10 @@ def board_lock(key: str, timeout: float = 3600.0) -> Iterator[LockHold]:
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
-        owner = _read_owner(path)
+        device = f" ({key})" if key != port else ""
         raise RunError(
-            f"board at {key} stayed in use for {timeout:g} s (lock {path}{owner}); "
-            "raise <target>.lock_timeout or free the board"
+            f"board at {port}{device} is held by another worker or session{_read_owner(path)}: "
+            f"lock {path} not free within {timeout:g} s; raise {setting} or free the board"
         ) from None
     hold.waited = time.monotonic() - start
     hold.acquired = time.time()
@@ -220,7 +237,7 @@ def _write_owner(path: Path, hold: LockHold) -> None:
 def _read_owner(path: Path) -> str:
     try:
         data = json.loads(_owner_file(path).read_text())
-        return f", held by pid {data.get('pid')} ({data.get('worker')})"
+        return f" (pid {data.get('pid')}, {data.get('worker')})"
     except (OSError, ValueError):
         return ""
 

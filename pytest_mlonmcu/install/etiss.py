@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
@@ -202,14 +203,14 @@ def _reachable(url: str) -> bool:
             _REACHABLE[url] = False
         else:
             try:
-                proc = subprocess.run(
+                result = proc.run(
                     ["git", "ls-remote", "--exit-code", url, "HEAD"],
-                    capture_output=True,
                     timeout=20,
+                    what="git ls-remote",
                     env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
                 )
-                _REACHABLE[url] = proc.returncode == 0
-            except subprocess.TimeoutExpired:
+                _REACHABLE[url] = result.returncode == 0
+            except proc.ChildTimeout:
                 _REACHABLE[url] = False
     return _REACHABLE[url]
 
@@ -298,10 +299,15 @@ def apt_install(packages: list[str], say: Progress) -> None:
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     say(f"etiss: {shlex.join(cmd)}")
-    if subprocess.run(cmd, env=env).returncode != 0:
+    fetch = proc.limit("fetch")
+
+    def apt_get(args: list[str]) -> int:
+        return proc.run(args, timeout=fetch, what="apt-get", env=env, capture=False).returncode
+
+    if apt_get(cmd) != 0:
         say("etiss: apt-get install failed, updating the package lists and retrying")
-        subprocess.run(["apt-get", "update"], env=env)
-        if subprocess.run(cmd, env=env).returncode != 0:
+        apt_get(["apt-get", "update"])
+        if apt_get(cmd) != 0:
             raise EtissInstallError(f"apt-get could not install {' '.join(packages)}")
 
 
@@ -387,26 +393,31 @@ def _run(cmd: list[str], log_path: Path, say: Progress, stage: str) -> None:
     with log_path.open("a") as log:
         log.write(f"$ {shlex.join(cmd)}\n")
         log.flush()
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            tail = [*tail[-59:], line.rstrip()]
-            m = _PERCENT.match(line)
-            n = _NINJA.match(line)
-            pct = (
-                int(m.group(1)) if m else (100 * int(n.group(1)) // int(n.group(2)) if n else None)
-            )
-            now = time.monotonic()
-            if pct is not None and (pct - last_pct >= 5 or now - last_time >= 20):
-                say(f"etiss: {stage} [{pct}%]")
-                last_pct, last_time = pct, now
-            elif now - last_time >= 30:  # stages without percentages still show life
-                say(f"etiss: {stage} ...")
-                last_time = now
-        rc = proc.wait()
+        with proc.Child(
+            cmd, timeout=proc.limit("build"), what=f"ETISS {stage}",
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        ) as build:  # fmt: skip
+            assert build.stdout is not None
+            for line in build.stdout:
+                log.write(line)
+                tail = [*tail[-59:], line.rstrip()]
+                m = _PERCENT.match(line)
+                n = _NINJA.match(line)
+                pct = (
+                    int(m.group(1))
+                    if m
+                    else (100 * int(n.group(1)) // int(n.group(2)) if n else None)
+                )
+                now = time.monotonic()
+                if pct is not None and (pct - last_pct >= 5 or now - last_time >= 20):
+                    say(f"etiss: {stage} [{pct}%]")
+                    last_pct, last_time = pct, now
+                elif now - last_time >= 30:  # stages without percentages still show life
+                    say(f"etiss: {stage} ...")
+                    last_time = now
+            rc = build.wait()
+    if build.timed_out:
+        raise EtissInstallError(str(build.timeout_error("\n".join(tail))))
     if rc != 0:
         text = "\n".join(tail)
         hint = ""

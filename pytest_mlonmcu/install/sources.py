@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .. import proc
 from ..config import ComponentConfig
 from ..errors import MissingToolError
 
@@ -163,26 +164,25 @@ def _resolve_ref(url: str, ref: str) -> str:
     if shutil.which("git") is None:
         raise SourceError(f"resolving {ref} of {url} needs git (apt-get install git); or {offline}")
     try:
-        proc = subprocess.run(
+        result = proc.run(
             ["git", "ls-remote", url, ref, f"{ref}^{{}}"],
-            capture_output=True,
-            text=True,
             timeout=LS_REMOTE_TIMEOUT,
+            what="git ls-remote",
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
-    except subprocess.TimeoutExpired:
+    except proc.ChildTimeout:
         raise SourceError(
             f"cannot resolve {ref} of {url}: git ls-remote gave no answer in "
             f"{LS_REMOTE_TIMEOUT:g} s; {offline}"
         ) from None
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
         raise SourceError(
-            f"cannot resolve {ref} of {url}: {lines[0] if lines else f'exit {proc.returncode}'}; "
+            f"cannot resolve {ref} of {url}: {lines[0] if lines else f'exit {result.returncode}'}; "
             + offline
         )
     refs = {}
-    for line in proc.stdout.splitlines():
+    for line in result.stdout.splitlines():
         commit, _, name = line.partition("\t")
         refs[name] = commit
     # git's own order: a tag (its commit, not the tag object) before a branch of the same name.
@@ -361,14 +361,20 @@ def _submodule_with_fallback(repo: Path, path: str, commit: str, say: Progress) 
 def _git(args: list[str], cwd: Path | None, check: bool = True) -> str | None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for credentials
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=check, env=env
+        result = proc.run(
+            ["git", *args], timeout=proc.limit("fetch"), what=f"git {args[0]}", cwd=cwd, env=env
         )
     except FileNotFoundError:
         if check:
             raise
         return None
-    return proc.stdout if proc.returncode == 0 else None
+    except proc.ChildTimeout as exc:
+        raise SourceError(str(exc)) from None
+    if check and result.returncode != 0:
+        raise subprocess.CalledProcessError(
+            result.returncode, result.args, result.stdout, result.stderr
+        )
+    return result.stdout if result.returncode == 0 else None
 
 
 def _err(exc: subprocess.CalledProcessError) -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
@@ -376,17 +377,17 @@ def library_sources(tree: SourceTree, features: Sequence[str] = ()) -> list[str]
     with tempfile.NamedTemporaryFile("w", suffix=".mk", delete=False) as mk:
         mk.write(_LIST_MAKEFILE)
     try:
-        proc = subprocess.run(
+        result = proc.run(
             ["make", "-s", "-f", mk.name, "print-sources"],
+            timeout=proc.limit("query"),
+            what="make print-sources",
             cwd=tree.root,
-            capture_output=True,
-            text=True,
         )
     finally:
         os.unlink(mk.name)
-    if proc.returncode != 0:
-        raise TflmInstallError(f"cannot read TFLM's sources.inc:\n{proc.stderr.strip()[-2000:]}")
-    files = [f for f in proc.stdout.split() if f != DEBUG_LOG_SOURCE]
+    if result.returncode != 0:
+        raise TflmInstallError(f"cannot read TFLM's sources.inc:\n{result.stderr.strip()[-2000:]}")
+    files = [f for f in result.stdout.split() if f != DEBUG_LOG_SOURCE]
     if "cmsisnn" in features:
         # As TFLM's Makefile with OPTIMIZED_KERNEL_DIR=cmsis_nn: kernels/cmsis_nn/X.cc replaces
         # kernels/X.cc; CMSIS-NN's C sources without the float variants.
@@ -549,12 +550,14 @@ def _build(spec: LibrarySpec, tree: SourceTree, out: Path, say: Progress) -> Non
         nonlocal done, last
         if failures:
             return
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out)
+        try:
+            result = proc.run(cmd, timeout=proc.limit("compile"), what="compiling TFLM", cwd=out)
+        except proc.ChildTimeout as exc:
+            failures.append(str(exc))
+            return
         with lock:
-            if proc.returncode != 0:
-                failures.append(
-                    f"$ {shlex.join(cmd)}\n{(proc.stdout + proc.stderr).strip()[-3000:]}"
-                )
+            if result.returncode != 0:
+                failures.append(f"$ {shlex.join(cmd)}\n{result.output.strip()[-3000:]}")
                 return
             done += 1
             now = time.monotonic()
@@ -568,14 +571,18 @@ def _build(spec: LibrarySpec, tree: SourceTree, out: Path, say: Progress) -> Non
                 last = (now, done)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(compile_one, commands))
+        try:
+            list(pool.map(compile_one, commands))
+        except BaseException:  # Ctrl-C: the queued compiles return at once
+            failures.append("interrupted")
+            raise
     if failures:
         raise TflmInstallError(f"{label}: compiling TFLM failed:\n{failures[0]}")
     objects = [c[-1] for c in commands]
     ar = [spec.prefix + "ar", "rcs", LIBRARY_NAME, *objects]
-    proc = subprocess.run(ar, capture_output=True, text=True, cwd=out)
-    if proc.returncode != 0:
-        raise TflmInstallError(f"{label}: {spec.prefix}ar failed: {proc.stderr.strip()[-2000:]}")
+    result = proc.run(ar, timeout=proc.limit("compile"), what=f"{spec.prefix}ar", cwd=out)
+    if result.returncode != 0:
+        raise TflmInstallError(f"{label}: {spec.prefix}ar failed: {result.stderr.strip()[-2000:]}")
     shutil.rmtree(out / "obj")  # the archive holds them; keeps the cache small
     script = ["#!/bin/sh", "# Rebuilds libtflm.a next to this script.", "set -e"]
     script += ['cd "$(dirname "$0")"', "mkdir -p obj"]
@@ -667,11 +674,11 @@ def compile_with_library(
         for f in (source, *headers):
             shutil.copy2(f, tmp / f.name)
         cmd = command(tmp)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
+        result = proc.run(cmd, timeout=proc.limit("compile"), what=f"compiling {source.name}")
+        if result.returncode != 0:
             from ..errors import CompileError
 
-            out = (proc.stdout + proc.stderr).strip()
+            out = result.output.strip()
             raise CompileError(
                 f"compiling {source.name} failed:\n$ {shlex.join(cmd)}\n{out[-4000:]}"
             )

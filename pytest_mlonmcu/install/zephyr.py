@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..config import ComponentConfig, RunConfig
 from ..errors import MissingToolError
@@ -386,12 +386,17 @@ def _west_fetch(entry: Path, projects: list[str], say: Progress) -> None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     for cmd in steps:
         say(f"zephyr: {shlex.join(cmd)}")
-        proc = subprocess.run(cmd, cwd=entry, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            out = (proc.stdout + proc.stderr).strip()
+        try:
+            result = proc.run(
+                cmd, timeout=proc.limit("fetch"), what=f"west {cmd[len(west)]}", cwd=entry, env=env
+            )
+        except proc.ChildTimeout as exc:
+            raise ZephyrInstallError(str(exc)) from None
+        if result.returncode != 0:
+            out = result.output.strip()
             raise ZephyrInstallError(
                 f"cannot fetch Zephyr {UPSTREAM_REVISION} from {UPSTREAM_URL} "
-                f"(exit {proc.returncode}):\n$ {shlex.join(cmd)}\n{out[-2000:]}",
+                f"(exit {result.returncode}):\n$ {shlex.join(cmd)}\n{out[-2000:]}",
                 hint=f"offline? set {ENV_BASE} (zephyr.base) to an existing Zephyr, "
                 f"{ENV_SOURCE} (zephyr.source) to a tarball or workspace, or {ENV_VENDOR_DIR} "
                 f"to a directory holding {VENDOR_TARBALL}",
@@ -417,13 +422,13 @@ _REACHABLE: dict[str, bool] = {}
 def _reachable(url: str) -> bool:
     if url not in _REACHABLE:
         try:
-            proc = subprocess.run(
+            result = proc.run(
                 ["git", "ls-remote", "--exit-code", url, "HEAD"],
-                capture_output=True,
                 timeout=20,
+                what="git ls-remote",
                 env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
             )
-            _REACHABLE[url] = proc.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
+            _REACHABLE[url] = result.returncode == 0
+        except (OSError, proc.ChildTimeout):
             _REACHABLE[url] = False
     return _REACHABLE[url]

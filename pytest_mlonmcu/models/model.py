@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..errors import ModelError
 from .metadata import ModelMetadata, read_metadata
@@ -159,13 +159,13 @@ class ModelResolver:
 
         def produce(tmp: Path) -> None:
             # A subprocess keeps TensorFlow's import time and memory out of the test process.
-            proc = subprocess.run(
+            result = proc.run(
                 [sys.executable, "-m", "pytest_mlonmcu.models.zoo", name, str(tmp / name)],
-                capture_output=True,
-                text=True,
+                timeout=proc.limit("build"),
+                what=f"building zoo model {name}",
             )
-            if proc.returncode != 0:
-                raise ModelError(f"zoo model {name}: building it failed:\n{proc.stderr[-3000:]}")
+            if result.returncode != 0:
+                raise ModelError(f"zoo model {name}: building it failed:\n{result.stderr[-3000:]}")
 
         entry = self.cache.get_or_create("zoo", key, produce)
         path = entry / name / f"{name}.tflite"

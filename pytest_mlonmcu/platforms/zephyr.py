@@ -19,7 +19,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from .. import proc
 from ..cache import Cache, atomic_write_text, hash_key
 from ..errors import CompileError, MissingToolError
 from .base import Platform
@@ -405,15 +405,21 @@ class ZephyrPlatform(Platform):
             for cmd in steps:
                 log.write(f"$ {shlex.join(cmd)}\n")
                 log.flush()
-                proc = subprocess.run(
-                    cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    text=True, errors="replace",
-                )  # fmt: skip
-                log.write(proc.stdout)
-                output += proc.stdout
-                if proc.returncode != 0:
+                try:
+                    result = proc.run(
+                        cmd, timeout=proc.limit("build"), what=f"zephyr: building for {board.name}",
+                        cwd=cwd, env=env, merge_output=True,
+                    )  # fmt: skip
+                except proc.ChildTimeout as exc:
+                    log.write(exc.output)
+                    raise CompileError(f"{exc}\n(build log: {log_path})") from None
+                log.write(result.stdout)
+                output += result.stdout
+                if result.returncode != 0:
                     raise CompileError(
-                        self._failure(board, cmd, proc.returncode, proc.stdout, log_path, build_dir)
+                        self._failure(
+                            board, cmd, result.returncode, result.stdout, log_path, build_dir
+                        )
                     )
         elf = build_dir / "zephyr" / "zephyr.elf"
         if not elf.is_file():

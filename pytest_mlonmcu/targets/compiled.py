@@ -11,18 +11,14 @@ counts are obtained from outside).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import shlex
-import signal
-import subprocess
-import threading
-import time
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import proc
 from ..artifacts import Artifact, Program, RunOutput
 from ..cache import file_digest
 from ..errors import CompileError, RunError
@@ -158,7 +154,9 @@ class CompiledTarget(Target):
         counts_prefix: list[int] | None = None,
     ) -> RunOutput:
         log_path = work_dir / "run.log"
-        output, seconds = run_with_timeout(cmd, work_dir, self.timeout(), log_path, self.run_env())
+        output, seconds = run_with_timeout(
+            cmd, work_dir, self.timeout(), log_path, self.run_env(), f"{self.name}.timeout"
+        )
         report = parse_harness_output(output)
         self.check_report(report, output, cmd)
         self.collect_counts(report, program, work_dir, counts_prefix or [])
@@ -206,49 +204,31 @@ class CompiledTarget(Target):
 
 
 def run_with_timeout(
-    cmd: list[str], cwd: Path, timeout: float, log_path: Path, env: dict[str, str] | None = None
+    cmd: list[str],
+    cwd: Path,
+    timeout: float,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    setting: str = "<target>.timeout",
 ) -> tuple[str, float]:
     """Run ``cmd``, killing its whole process group after ``timeout`` seconds.
 
-    stdout and stderr go to ``log_path`` (kept in the artifacts) and are returned.
-    A timeout raises RunError with the output tail and the command to reproduce.
+    stdout and stderr go to ``log_path`` (kept in the artifacts) and are returned with the
+    run time. A timeout raises RunError with the output tail and the command to reproduce.
     """
-    timed_out = threading.Event()
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, **env} if env else None,
-        )
-        start = time.monotonic()
-
-        def kill() -> None:
-            timed_out.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        # A timer instead of wait(timeout=): wait() polls, which blurs short run times.
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            proc.wait()
-        finally:
-            timer.cancel()
-        if timed_out.is_set():
-            output = log_path.read_text(errors="replace")
-            raise RunError(
-                f"timeout: the program did not finish within {timeout:g} s (set <target>.timeout)\n"
-                f"--- output tail ---\n{tail(output)}\n--- reproduce ---\n{shlex.join(cmd)}"
-            )
-    seconds = time.monotonic() - start
-    output = log_path.read_text(errors="replace")
-    if proc.returncode < 0:
+    try:
+        result = proc.run(
+            cmd, timeout=timeout, what="the program", setting=setting, cwd=cwd,
+            env={**os.environ, **env} if env else None, log_path=log_path,
+        )  # fmt: skip
+    except proc.ChildTimeout as exc:
         raise RunError(
-            f"the simulator was killed by signal {-proc.returncode}\n"
-            f"--- output tail ---\n{tail(output)}\n--- reproduce ---\n{shlex.join(cmd)}"
+            f"timeout: the program did not finish within {timeout:g} s (set {setting})\n"
+            f"--- output tail ---\n{tail(exc.output)}\n--- reproduce ---\n{shlex.join(cmd)}"
+        ) from None
+    if result.returncode < 0:
+        raise RunError(
+            f"the simulator was killed by signal {-result.returncode}\n"
+            f"--- output tail ---\n{tail(result.stdout)}\n--- reproduce ---\n{shlex.join(cmd)}"
         )
-    return output, seconds
+    return result.stdout, result.seconds

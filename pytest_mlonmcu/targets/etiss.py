@@ -17,13 +17,13 @@ import logging
 import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from .. import proc
 from ..artifacts import Artifact, Program, RunOutput
 from ..errors import RunError, UsageError
 from ..install.etiss import EtissInstall, ensure_etiss, etiss_unavailable_reason
@@ -245,7 +245,9 @@ class Etiss(CompiledTarget):
         cmd = self.run_command(program, work_dir)
         log_path = work_dir / "run.log"
         # cwd = the run's own dir: ETISS writes files into its working directory.
-        output, seconds = run_with_timeout(cmd, work_dir, self.timeout(), log_path)
+        output, seconds = run_with_timeout(
+            cmd, work_dir, self.timeout(), log_path, setting=f"{self.name}.timeout"
+        )
         self.check_trap(output, program, cmd)
         report = parse_harness_output(output)
         if not report.complete:
@@ -348,11 +350,12 @@ def describe_address(elf: Path, address: int) -> str:
     """``function (file:line)`` for an address, via addr2line or the ELF symbol table."""
     addr2line = shutil.which("riscv64-unknown-elf-addr2line")
     if addr2line:
-        proc = subprocess.run(
-            [addr2line, "-f", "-e", str(elf), f"{address:#x}"], capture_output=True, text=True
-        )
-        lines = proc.stdout.split("\n")
-        if proc.returncode == 0 and len(lines) >= 2 and lines[0] not in ("", "??"):
+        result = proc.run(
+            [addr2line, "-f", "-e", str(elf), f"{address:#x}"],
+            timeout=proc.limit("query"), what="addr2line",
+        )  # fmt: skip
+        lines = result.stdout.split("\n")
+        if result.returncode == 0 and len(lines) >= 2 and lines[0] not in ("", "??"):
             loc = lines[1].strip()
             return f"{lines[0]} ({loc})" if loc and not loc.startswith("??") else lines[0]
     return symbol_at(elf, address) or "an unknown function"

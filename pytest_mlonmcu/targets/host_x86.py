@@ -85,7 +85,10 @@ class HostX86(CompiledTarget):
             model,
             arena,
         ]
-        run_with_timeout(setup_cmd, setup_dir, self.timeout(), setup_dir / "run.log")
+        run_with_timeout(
+            setup_cmd, setup_dir, self.timeout(), setup_dir / "run.log",
+            setting=f"{self.name}.timeout",
+        )  # fmt: skip
         setup_counts = callgrind_counts(setup_dir)
         cmd = [*callgrind_command([runner["invoke_function"]], work_dir), *run_cmd]
         result = self.run_and_parse(cmd, program, work_dir, counts_prefix=setup_counts[:1])

@@ -10,12 +10,12 @@ and the command line to reproduce.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from .. import proc
 from ..artifacts import Program, RunOutput
 from ..errors import RunError, UsageError
 from .compiled import CompiledTarget
@@ -75,8 +75,8 @@ def size_setting(target: CompiledTarget, key: str, default: int, maximum: int | 
 def gcc_finds(gcc: str, name: str) -> bool:
     """Whether ``gcc`` finds a file of its installation (specs, crt objects)."""
     try:
-        out = subprocess.run([gcc, f"-print-file-name={name}"], capture_output=True, text=True)
-    except OSError:
+        out = proc.run([gcc, f"-print-file-name={name}"], timeout=proc.limit("query"), what="gcc")
+    except (OSError, proc.ChildTimeout):
         return False
     return out.returncode == 0 and out.stdout.strip() != name
 

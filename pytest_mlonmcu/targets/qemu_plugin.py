@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..errors import MissingToolError
 from .compiled import HARNESS_DIR
@@ -78,10 +78,11 @@ def _glib_flags() -> list[str]:
     # pass its flags when present (the header does not include glib.h either).
     if shutil.which("pkg-config") is None:
         return []
-    proc = subprocess.run(
-        ["pkg-config", "--cflags", "--libs", "glib-2.0"], capture_output=True, text=True
-    )
-    return proc.stdout.split() if proc.returncode == 0 else []
+    result = proc.run(
+        ["pkg-config", "--cflags", "--libs", "glib-2.0"],
+        timeout=proc.limit("query"), what="pkg-config",
+    )  # fmt: skip
+    return result.stdout.split() if result.returncode == 0 else []
 
 
 def build_insn_count_plugin(cache: Cache, configured: Path | None = None) -> Path:

@@ -11,10 +11,10 @@ import functools
 import os
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import proc
 from ..cache import Cache, hash_key
 from ..errors import CompileError
 
@@ -55,11 +55,11 @@ def compiler_identity(compiler: str) -> str:
         return ""
     resolved = os.path.realpath(found)
     try:
-        proc = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        result = proc.run([found, "--version"], timeout=proc.limit("query"), what=compiler)
+    except (OSError, proc.ChildTimeout) as exc:
         return f"{resolved}: --version failed: {exc}"
-    lines = proc.stdout.splitlines() if proc.returncode == 0 else []
-    return f"{resolved}: {lines[0].strip() if lines else f'--version exit {proc.returncode}'}"
+    lines = result.stdout.splitlines() if result.returncode == 0 else []
+    return f"{resolved}: {lines[0].strip() if lines else f'--version exit {result.returncode}'}"
 
 
 class CommandLog:
@@ -70,14 +70,17 @@ class CommandLog:
 
     def run(self, cmd: list[str], cwd: Path | None = None, what: str = "") -> str:
         self.commands.append(cmd)
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            out = (proc.stdout + proc.stderr).strip()
+        try:
+            result = proc.run(cmd, timeout=proc.limit("compile"), what=what or cmd[0], cwd=cwd)
+        except proc.ChildTimeout as exc:
+            raise CompileError(str(exc)) from None
+        if result.returncode != 0:
+            out = result.output.strip()
             raise CompileError(
-                f"{what or cmd[0]} failed (exit {proc.returncode}):\n"
+                f"{what or cmd[0]} failed (exit {result.returncode}):\n"
                 f"$ {shlex.join(cmd)}\n{out[-4000:]}"
             )
-        return proc.stdout
+        return result.stdout
 
     def write_script(self, path: Path) -> None:
         lines = [

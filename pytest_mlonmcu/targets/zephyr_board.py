@@ -383,7 +383,7 @@ class ZephyrBoardTarget(CompiledTarget):
         # USB consoles that re-enumerate on reset (esp32c3) are opened after flashing.
         open_after = self.board.flash_args.get("open_serial") == "after"
         with (
-            board_lock(url, self._lock_timeout()) as hold,
+            board_lock(url, self._lock_timeout(), f"{self.name}.lock_timeout") as hold,
             labgrid_acquired(self.board, work_dir / "labgrid.log"),
         ):
             console = SerialConsole(url, self._baud(), serial_log)
@@ -394,7 +394,7 @@ class ZephyrBoardTarget(CompiledTarget):
                 if cmd:
                     flash_seconds = run_flash(
                         cmd, req.cwd, self.seconds("flash_timeout", "120"),
-                        work_dir / "flash.log",
+                        work_dir / "flash.log", f"{self.name}.flash_timeout",
                     )  # fmt: skip
                 if open_after:
                     console.open(timeout=15)
@@ -453,7 +453,7 @@ class ZephyrBoardTarget(CompiledTarget):
         # A fixed port is a shared resource (two QEMUs cannot listen on it): lock it.
         lock_key = spec if spec else None
         serial_log = work_dir / "serial.log"
-        with _maybe_lock(lock_key, self._lock_timeout()) as hold:
+        with _maybe_lock(lock_key, self._lock_timeout(), f"{self.name}.lock_timeout") as hold:
             url = qemu.start()
             try:
                 console = SerialConsole(url, self._baud(), serial_log)
@@ -556,8 +556,8 @@ class ZephyrBoardTarget(CompiledTarget):
         (work_dir / "board.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _maybe_lock(key: str | None, timeout: float) -> contextlib.AbstractContextManager:
-    return board_lock(key, timeout) if key else contextlib.nullcontext()
+def _maybe_lock(key: str | None, timeout: float, setting: str) -> contextlib.AbstractContextManager:
+    return board_lock(key, timeout, setting) if key else contextlib.nullcontext()
 
 
 def _write_script(path: Path, commands: list[list[str]], note: str = "") -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from ... import proc
 from ...artifacts import Artifact
 from ...cache import Cache, hash_key
 from ...config import ComponentConfig
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Bump when the generated code changes in a way the source digest cannot see.
 BUILD_FORMAT = 1
-COMPILE_TIMEOUT = 3600
 FLOAT_VALIDATION = "topk=1"
 
 # Feature names (features/tvm_features.py registers them).
@@ -74,17 +73,17 @@ def run_compile(
     """Run ``python -m pytest_mlonmcu.backends.tvm.<module>``; BuildError with TVM's message."""
     cmd = [sys.executable, "-m", f"{__package__}.{module}", str(model), str(out), options.to_json()]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(
-            f"{name}: the TVM compilation timed out after {COMPILE_TIMEOUT} s"
-        ) from exc
-    if proc.returncode == EXIT_ERROR and (out / "error.json").is_file():
+        result = proc.run(cmd, timeout=proc.limit("build"), what=f"{name}: the TVM compilation")
+    except proc.ChildTimeout as exc:
+        raise BuildError(str(exc)) from None
+    if result.returncode == EXIT_ERROR and (out / "error.json").is_file():
         err = json.loads((out / "error.json").read_text())
         raise BuildError(f"{name}: {err['message']}")
-    if proc.returncode != 0:
-        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        tail = "\n".join(proc.stderr.strip().splitlines()[-25:])
+    if result.returncode != 0:
+        how = (
+            f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
+        )
+        tail = "\n".join(result.stderr.strip().splitlines()[-25:])
         raise BuildError(f"{name}: the TVM compilation failed ({how}):\n{tail}")
     return json.loads((out / "manifest.json").read_text())
 

@@ -102,11 +102,10 @@ def prepare(data: bytes, opts: TvmOptions, timings: dict[str, float], info: dict
 def compile_vm(data: bytes, opts: TvmOptions, out: Path) -> dict:
     """tvmrt: ``relax.build`` for LLVM (the TVM runtime's Relax VM) and the measured-call
     helper library of rt_runner.py."""
-    import subprocess
-
     import tvm
     from tvm import relax
 
+    from ... import proc
     from . import RUNTIME_DIR, tvm_include_dirs
 
     out.mkdir(parents=True, exist_ok=True)
@@ -131,9 +130,12 @@ def compile_vm(data: bytes, opts: TvmOptions, out: Path) -> dict:
     cmd += [f"-I{d}" for d in [*tvm_include_dirs(), sysconfig.get_paths()["include"]]]
     cmd += [str(RUNTIME_DIR / "mlif_tvmrt.c"), f"-L{ffi_lib}", "-ltvm_ffi", f"-Wl,-rpath,{ffi_lib}"]
     cmd += ["-o", str(ext)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CompileFailure("helper", f"building the runner helper failed: {proc.stderr[-500:]}")
+    try:
+        result = proc.run(cmd, timeout=proc.limit("compile"), what="building the runner helper")
+    except proc.ChildTimeout as exc:
+        raise CompileFailure("helper", str(exc)) from None
+    if result.returncode != 0:
+        raise CompileFailure("helper", f"building the runner helper failed: {result.stderr[-500:]}")
     manifest = {
         "options": opts.as_dict(),
         "timings": {k: round(v, 4) for k, v in timings.items()},

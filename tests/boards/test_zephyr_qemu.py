@@ -30,7 +30,8 @@ def _needs_zephyr(request: pytest.FixtureRequest) -> None:
 
 
 def _run_dir(out: Path, run_id: str) -> Path:
-    (found,) = list((out / run_id).iterdir())
+    # the run folder; hidden files beside it are the plugin's claim lock
+    (found,) = [p for p in (out / run_id).iterdir() if not p.name.startswith(".")]
     return found
 
 

@@ -121,7 +121,7 @@ def test_second(mlonmcu_run):
     assert [r["outcome"] for r in session.runs] == ["passed", "passed"], session.output
     assert {r["target"] for r in session.runs} == {"stm32f7"}  # the board is the target
     locks = []
-    for run in (session.out / "toycar-cgen-stm32f7").iterdir():
+    for run in (session.out / "toycar-cgen-stm32f7").glob("[!.]*"):
         info = json.loads((run / "run" / "board.json").read_text())
         assert info["port"] == f"socket://127.0.0.1:{port}"
         locks.append(info["lock"])

@@ -11,7 +11,7 @@ the directory is renamed into place.  So:
   anything half-made) is moved aside and produced again;
 * a producer that was killed leaves its temporary directory behind; the next producer of
   that key removes it (it holds the lock, so no live producer of that key exists);
-* waiting for the lock has a timeout (``$PYTEST_MLONMCU_LOCK_TIMEOUT`` seconds, else a
+* waiting for the lock has a timeout (``$MLONMCU_TIMEOUT_LOCK`` seconds, else a
   generous default per kind); the error names the lock file, the entry and the process
   that holds it (from ``<key>.lock.owner``, written by the holder, or ``/proc/locks``).
 """
@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 from .errors import MlonmcuError
 
 DEFAULT_ROOT_ENV = "PYTEST_MLONMCU_CACHE"
-LOCK_TIMEOUT_ENV = "PYTEST_MLONMCU_LOCK_TIMEOUT"
+LOCK_TIMEOUT_ENV = "MLONMCU_TIMEOUT_LOCK"
 # Written last into a finished entry: an entry without it does not count.
 MARKER = ".mlonmcu-complete"
 OWNER_SUFFIX = ".owner"
@@ -98,7 +98,7 @@ def file_digest(path: Path) -> str:
 
 
 def lock_timeout_from_env() -> float | None:
-    """``$PYTEST_MLONMCU_LOCK_TIMEOUT`` in seconds (None when unset); bad values are errors."""
+    """``$MLONMCU_TIMEOUT_LOCK`` in seconds (None when unset); bad values are errors."""
     text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
     if not text:
         return None
@@ -115,7 +115,7 @@ class Cache:
     """A directory of completed entries: ``root/kind/key``.
 
     ``lock_timeout`` (seconds) bounds every wait for another producer of the same entry;
-    None: ``$PYTEST_MLONMCU_LOCK_TIMEOUT``, else the default of the entry's kind.
+    None: ``$MLONMCU_TIMEOUT_LOCK``, else the default of the entry's kind.
     """
 
     def __init__(self, root: Path | None = None, lock_timeout: float | None = None) -> None:

@@ -274,11 +274,15 @@ def _io_description(graph: Graph, tensors: list[int]) -> list[dict]:
     return out
 
 
-def generate(model_bytes: bytes, out_dir: Path, *, variant: str = "optimized") -> CgenOutput:
-    """Generate C for an int8 TFLite model into out_dir (kernels are copied there)."""
+def generate(
+    model_bytes: bytes, out_dir: Path, *, variant: str = "optimized", origin: str = "model"
+) -> CgenOutput:
+    """Generate C for an int8 TFLite model into out_dir (kernels are copied there).
+
+    ``origin`` (the model file) names the model in errors about its contents."""
     if variant not in VARIANTS:
         raise UsageError(f"cgen: unknown variant '{variant}' (choose from {', '.join(VARIANTS)})")
-    graph = read_model(model_bytes)
+    graph = read_model(model_bytes, origin)
     lowering = Lowering(graph, CodeBuilder(), variant)
     lowering.check_supported()
     _propagate_constants(graph)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import tflmi_runner
-from .backends.tflmi import TflmiBackend, wheel_version
+from .backends.tflmi import TflmiBackend, exit_status, wheel_version
 from .cache import Cache, atomic_write_text, hash_key
 from .errors import BuildError
 from .models.model import Model
@@ -45,8 +45,8 @@ def reference_outputs(
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(
-                f"reference: the TFLM interpreter failed on {model.path.name}:\n"
-                f"{proc.stderr.strip()[-2000:]}"
+                f"reference: the TFLM interpreter failed on {model.path} "
+                f"({exit_status(proc)}):\n{proc.stderr.strip()[-2000:]}"
             )
         atomic_write_text(tmp / "outputs.txt", proc.stdout)
 
@@ -63,6 +63,12 @@ def reference_outputs(
 
 
 def reference_arena(model: Model, cache: Cache) -> int:
+    """The arena of the reference interpreter; its failures (e.g. an operator the wheel
+    lacks) say that they are the reference's."""
     from .config import RunConfig
 
-    return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)
+    try:
+        return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)
+    except BuildError as exc:
+        exc.args = (f"reference: {exc}", *exc.args[1:])
+        raise

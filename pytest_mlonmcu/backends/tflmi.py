@@ -16,9 +16,11 @@ Feature ``cmsisnn`` links the library variant with TFLM's CMSIS-NN kernels.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from importlib import resources
@@ -30,7 +32,7 @@ import numpy as np
 from ..artifacts import Artifact
 from ..cache import atomic_write_text, hash_key
 from ..config import ComponentConfig
-from ..errors import BuildError, RunError, UnsupportedOperatorError
+from ..errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ..targets.compiled import COMMON_DIR
 from . import tflmi_runner
 from .base import Backend
@@ -56,6 +58,8 @@ MODEL_HEADER = "tflmi_model.h"  # generated: arena size
 MODEL_DATA = "tflmi_model_data.cc"  # generated: the model array
 # Upper end of the probe's heap block; it takes the largest block malloc gives below this.
 PROBE_MAX_BYTES = 16 << 20
+# The host arena search takes well under a second per model; a hang is a broken model.
+ARENA_SEARCH_TIMEOUT = 300
 
 
 class TflmiBackend(Backend):
@@ -92,24 +96,33 @@ class TflmiBackend(Backend):
         key = hash_key("tflmi-arena", model.sha256, wheel_version())
 
         def produce(tmp: Path) -> None:
-            proc = subprocess.run(
-                [sys.executable, "-m", tflmi_runner.__name__, "arena", str(model.path)],
-                capture_output=True,
-                text=True,
-            )
+            cmd = [sys.executable, "-m", tflmi_runner.__name__, "arena", str(model.path)]
+            try:
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=ARENA_SEARCH_TIMEOUT
+                )
+            except subprocess.TimeoutExpired:
+                raise BuildError(
+                    f"tflmi: the arena search did not finish within {ARENA_SEARCH_TIMEOUT} s"
+                ) from None
+            if proc.returncode == tflmi_runner.EXIT_ALLOCATION_ERROR:
+                raise allocation_error(proc.stdout)
             if proc.returncode != 0:
                 raise BuildError(
-                    f"tflmi: the TFLM interpreter cannot load {model.path.name}:\n"
+                    f"tflmi: the TFLM interpreter cannot load the model ({exit_status(proc)}):\n"
                     f"{proc.stderr.strip()[-2000:]}"
                 )
             atomic_write_text(tmp / "arena", proc.stdout.strip())
 
-        return int((self.cache.get_or_create("tflmi-arena", key, produce) / "arena").read_text())
+        with naming_model(model.path):
+            entry = self.cache.get_or_create("tflmi-arena", key, produce)
+        return int((entry / "arena").read_text())
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
-        if target.family == "x86":
-            return self._build_wheel(model, work_dir)
-        return self._build_compiled(model, target, work_dir)  # type: ignore[arg-type]
+        with naming_model(model.path):
+            if target.family == "x86":
+                return self._build_wheel(model, work_dir)
+            return self._build_compiled(model, target, work_dir)  # type: ignore[arg-type]
 
     def _build_wheel(self, model: Model, work_dir: Path) -> Artifact:
         arena = self.arena_size(model)
@@ -250,6 +263,30 @@ class TflmiBackend(Backend):
 
         entry = self.cache.get_or_create("tflmi-target-arena", key, produce)
         return int((entry / "arena").read_text())
+
+
+def exit_status(proc: subprocess.CompletedProcess) -> str:
+    """How a child process ended, in words (a crash names its signal)."""
+    if proc.returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-proc.returncode).name}"
+        except ValueError:
+            return f"killed by signal {-proc.returncode}"
+    return f"exit status {proc.returncode}"
+
+
+def allocation_error(report: str) -> BuildError:
+    """The wheel's AllocateTensors failure (tflmi_runner's JSON) as an error: a missing
+    operator is an UnsupportedOperatorError with TFLM's own messages."""
+    try:
+        info = json.loads(report)
+    except json.JSONDecodeError:
+        return BuildError(f"tflmi: the arena search failed:\n{report.strip()[-2000:]}")
+    if info.get("op"):
+        err = UnsupportedOperatorError(info["op"], info["index"], "tflmi (tflite-micro wheel)")
+        err.args = (f"{err.args[0]}; TFLM says:\n{info['error'].split(chr(10), 1)[-1]}",)
+        return err
+    return BuildError(f"tflmi: the TFLM interpreter cannot allocate the model: {info['error']}")
 
 
 def ops_header(model: Model, methods: list[str]) -> str:

@@ -178,9 +178,10 @@ def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> Non
     out.write("MLIF setup 0 -\n")
     out.write(f"MLIF metric arena_bytes {arena}\n")
     for s, sample in enumerate(_load_inputs(inputs_path)):
-        for i, arr in enumerate(sample):
-            interp.set_input(arr, i)
         for r in range(invoke_runs):
+            # Before every invoke, as the harness does: TFLM may reuse the inputs' memory.
+            for i, arr in enumerate(sample):
+                interp.set_input(arr, i)
             interp.invoke()
             out.write(f"MLIF invoke {s} {r} 0 -\n")
         k = 0

@@ -1,8 +1,10 @@
 """Host runners (tflmi through the tflite-micro wheel) and the reference: an operator the
-wheel lacks, or an arena too small, is reported with TFLM's own words."""
+wheel lacks is named with TFLM's own words, a failing callgrind setup run is a RunError, and
+run.invoke_runs invokes each sample that many times."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,11 @@ def _run(tmp_path: Path, model: str, **config: str) -> Run:
     )
 
 
+def _needs_valgrind() -> None:
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+
+
 def test_an_arena_too_small_fails_the_run_with_tflm_words(tmp_path):
     run = _run(tmp_path, "toycar", **{"tflmi.arena_size": "1024", "host_x86.callgrind": "false"})
     with pytest.raises(RunError) as err:
@@ -79,3 +86,41 @@ def test_an_arena_too_small_fails_the_run_with_tflm_words(tmp_path):
     message = str(err.value)
     assert message.startswith("host_x86: the harness reported: an arena of 1024 bytes is too small")
     assert "Failed to allocate tail memory" in message
+
+
+def test_a_failing_callgrind_setup_run_is_a_run_error(tmp_path):
+    """Before: the setup run's failure was ignored (and showed up later, or as a bare
+    ValueError from the missing profile)."""
+    _needs_valgrind()
+    run = _run(tmp_path, "toycar", **{"tflmi.arena_size": "1024"})
+    with pytest.raises(RunError) as err:
+        run.process(until="run")
+    message = str(err.value)
+    assert message.startswith(
+        "the setup run failed: host_x86: the harness reported: an arena of 1024 bytes is too small"
+    )
+    assert "--- output tail ---" in message and "--- reproduce ---\nvalgrind " in message
+    assert " setup " in message.rsplit("--- reproduce ---", 1)[1]
+
+
+def test_a_setup_run_killed_by_a_signal_names_the_signal(tmp_path):
+    """The wheel's AllocateTensors crashes with a 64-byte arena (SIGSEGV)."""
+    _needs_valgrind()
+    run = _run(tmp_path, "toycar", **{"tflmi.arena_size": "64"})
+    with pytest.raises(RunError, match=r"killed by signal 11\b"):
+        run.process(until="run")
+
+
+def test_invoke_runs_invokes_each_sample_that_often_on_the_host(tmp_path):
+    _needs_valgrind()
+    run = _run(tmp_path, "toycar", **{"run.invoke_runs": "3", "run.samples": "2"})
+    run.process()  # validated: the outputs after the last invoke equal the reference
+    log = (tmp_path / "out" / "run" / "run.log").read_text().splitlines()
+    invokes = [line for line in log if line.startswith("MLIF invoke")]
+    assert invokes == [f"MLIF invoke {s} {r} 0 -" for s in range(2) for r in range(3)]
+    dumps = list((tmp_path / "out" / "run").glob("callgrind.out.*.*"))
+    assert len(dumps) == 6  # one profile per measured invoke
+    m = run.metrics
+    assert m["validation_passed"] is True
+    assert m["invoke_instructions"] > 0 and m["setup_instructions"] > 0
+    assert m["invoke_instructions_max"] >= m["invoke_instructions_mean"] > 0

@@ -18,9 +18,11 @@ import time
 import traceback
 from pathlib import Path
 
+from ...ctext import c_identifier_bytes
 from .options import TvmOptions
 
 EXIT_ERROR = 3
+_TENSOR_NAME_SLOT = 10  # vtable slot of Tensor.name in the TFLite schema
 
 
 class CompileFailure(Exception):
@@ -66,10 +68,36 @@ def condense_lower_error(exc: BaseException, stage: str) -> CompileFailure:
 
 
 # -- the pipeline ---------------------------------------------------------------------------
+def identifier_names(data: bytes) -> bytes:
+    """The model with every tensor name made a C identifier, in place (same lengths).
+
+    TVM's C codegen pastes the name of a model input into kernels.c as a parameter name:
+    a name like ``*/ x; /*`` or ``a:0`` must not reach it as it is."""
+    import tflite
+
+    buf = bytearray(data)
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.TensorsLength()):
+            tab = sg.Tensors(i)._tab
+            field = tab.Offset(_TENSOR_NAME_SLOT)
+            if not field:
+                continue
+            start = tab.Pos + field
+            start += int.from_bytes(buf[start : start + 4], "little")  # the string's uoffset
+            length = int.from_bytes(buf[start : start + 4], "little")
+            buf[start + 4 : start + 4 + length] = c_identifier_bytes(
+                buf[start + 4 : start + 4 + length]
+            )
+    return bytes(buf)
+
+
 def import_model(data: bytes):
     import tflite
     from tvm.relax.frontend.tflite import from_tflite
 
+    data = identifier_names(data)
     try:
         return from_tflite(tflite.Model.GetRootAsModel(data, 0))
     except Exception as exc:  # noqa: BLE001 - every importer failure becomes a BuildError

@@ -133,7 +133,7 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class _Reader:
+class ReadContext:
     """Turns every exception of the flatbuffer accessors into a ModelError naming the file,
     what was being read and the cause."""
 
@@ -162,7 +162,7 @@ class _Reader:
             raise self.error(f"cannot read {what}: {_cause(exc)}") from exc
 
 
-def read_all_fields(table) -> None:
+def _read_all_fields(table) -> None:
     """Read every scalar field and every vector of a generated flatbuffer table (options)."""
     for name in dir(type(table)):
         if name.startswith(("_", "Init", "GetRootAs")) or name.endswith("BufferHasIdentifier"):
@@ -239,7 +239,7 @@ class _Tensor:
     data_bytes: int  # constant data stored for it (0: an activation)
 
 
-class _ModelReader(_Reader):
+class _ModelReader(ReadContext):
     """One pass over a model: structure, indices and limits."""
 
     def __init__(self, data: bytes, origin: str) -> None:
@@ -381,7 +381,7 @@ class _ModelReader(_Reader):
             with self.reading(f"{what}'s options"):
                 obj = options()
                 obj.Init(table.Bytes, table.Pos)
-                read_all_fields(obj)
+                _read_all_fields(obj)
         for role, indices, lowest in (("input", inputs, -1), ("output", outputs, 0)):
             for k in indices:
                 if not lowest <= k < n_tensors:
@@ -413,7 +413,7 @@ def _op_macs(
 
 
 def _check_sizes(
-    reader: _Reader, tensors: list[_Tensor], inputs: list[int], outputs: list[int]
+    reader: ReadContext, tensors: list[_Tensor], inputs: list[int], outputs: list[int]
 ) -> None:
     for role, indices in (("input", inputs), ("output", outputs)):
         for k in indices:

@@ -11,7 +11,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.TensorType import TensorType
 
 from ...errors import BuildError
-from ...models.metadata import _Reader, read_metadata
+from ...models.metadata import ReadContext, read_metadata
 
 _OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
@@ -197,7 +197,7 @@ def read_model(model_bytes: bytes, origin: str = "model") -> Graph:
     corrupt file is a ModelError naming ``origin``; any reader error left is one too.
     """
     read_metadata(model_bytes, origin)
-    reader = _Reader(origin)
+    reader = ReadContext(origin)
     with reader.reading("the model's root table"):
         model = tflite.Model.GetRootAsModel(model_bytes, 0)
         num_subgraphs = model.SubgraphsLength()

@@ -212,14 +212,21 @@ class _Quantization:
             return None
         bad = np.flatnonzero(~np.isfinite(self.scales) | (self.scales < 0))
         if bad.size:
-            return f"has quantization scale {self.scales[bad[0]]} (channel {bad[0]}), not finite and >= 0"
+            k = int(bad[0])
+            return f"has quantization scale {self.scales[k]} (channel {k}), not finite and >= 0"
         if n > 1 and (not 0 <= self.dimension < len(shape) or shape[self.dimension] != n):
-            return f"has {n} quantization scales for quantized dimension {self.dimension} of shape {shape}"
+            return (
+                f"has {n} quantization scales for quantized dimension {self.dimension} of "
+                f"shape {shape}"
+            )
         if len(self.zero_points) not in (0, 1, n):
             return f"has {n} quantization scales but {len(self.zero_points)} zero points"
         if n > 1 and np.any(self.zero_points != 0):
             k = int(np.flatnonzero(self.zero_points)[0])
-            return f"has zero point {self.zero_points[k]} (channel {k}); per-channel quantization needs 0"
+            return (
+                f"has zero point {self.zero_points[k]} (channel {k}); per-channel quantization "
+                "needs 0"
+            )
         if np.dtype(dtype).kind in "iu" and len(self.zero_points):
             lim = np.iinfo(dtype)
             bad = np.flatnonzero((self.zero_points < lim.min) | (self.zero_points > lim.max))

@@ -38,3 +38,24 @@ def test_corrupted_models_fail_cleanly_in_every_backend(tmp_path: Path) -> None:
     totals = summary["totals"]
     assert sum(totals.values()) == len(models) * len(SEEDS) * len(backends)
     assert totals["clean"] > 0 and totals["ok"] + totals["skipped"] > 0, bench.table(summary)
+
+
+def test_tvm_import_errors_name_the_operator_being_converted() -> None:
+    """A corrupted fused activation made TVM's importer fail with a bare "57"."""
+    from pytest_mlonmcu.backends.tvm.compile import condense_import_error
+
+    def convert_op_to_relax() -> None:  # the shape of the importer's loop
+        for op_idx in range(5):
+            op_code_str = "FULLY_CONNECTED"
+            if op_idx == 4:
+                {}[57]  # the importer's table of fused activations
+            assert op_code_str
+
+    try:
+        convert_op_to_relax()
+    except KeyError as exc:
+        failure = condense_import_error(exc)
+    assert failure.message == (
+        "TVM's TFLite importer failed on FULLY_CONNECTED (operator index 4): KeyError: 57"
+    )
+    assert failure.op == "FULLY_CONNECTED"

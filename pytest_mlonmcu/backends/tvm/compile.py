@@ -49,14 +49,29 @@ def condense_import_error(exc: BaseException) -> CompileFailure:
         return CompileFailure(
             "import", f"operator {ops} is not supported by TVM's TFLite importer", ops, text
         )
-    op = re.search(r"\b([A-Z][A-Z0-9_]{2,})\b", text)
-    name = op.group(1) if op else ""
+    name, index = _converting(exc)
+    if not name:
+        op = re.search(r"\b([A-Z][A-Z0-9_]{2,})\b", text)
+        name = op.group(1) if op else ""
+    where = f" on {name}" + (f" (operator index {index})" if index is not None else "")
+    cause = _last_line(exc)
+    if type(exc).__module__ == "builtins" and cause != type(exc).__name__:  # KeyError: 57
+        cause = f"{type(exc).__name__}: {cause}"
     return CompileFailure(
-        "import",
-        f"TVM's TFLite importer failed{' on ' + name if name else ''}: {_last_line(exc)}",
-        name,
-        text,
+        "import", f"TVM's TFLite importer failed{where if name else ''}: {cause}", name, text
     )
+
+
+def _converting(exc: BaseException) -> tuple[str, int | None]:
+    """The operator the importer was converting when ``exc`` was raised (its loop's locals)."""
+    tb = exc.__traceback__
+    found: tuple[str, int | None] = ("", None)
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name == "convert_op_to_relax" and "op_code_str" in local:
+            found = (str(local["op_code_str"]), local.get("op_idx"))
+        tb = tb.tb_next
+    return found
 
 
 def condense_lower_error(exc: BaseException, stage: str) -> CompileFailure:

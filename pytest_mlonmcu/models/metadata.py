@@ -320,7 +320,32 @@ class _ModelReader(ReadContext):
                         f"{where}: {role} tensor {k} does not exist ({n_tensors} tensors)"
                     )
         ops = [self._operator(sg, where, k, n_tensors) for k in range(n_ops)]
+        self._check_dataflow(where, tensors, ops, inputs, outputs)
         return tensors, ops, inputs, outputs
+
+    def _check_dataflow(
+        self, where: str, tensors: list[_Tensor], ops: list, inputs: list[int], outputs: list[int]
+    ) -> None:
+        """Every tensor an operator reads, and every output, is an input, a constant, a
+        variable or written by an earlier operator (TFLM reads garbage or crashes if not)."""
+        ready = set(inputs)
+        ready.update(k for k, t in enumerate(tensors) if t.data_bytes or t.variable)
+        ready.update(k for k, t in enumerate(tensors) if 0 in t.info.shape)  # nothing to read
+        for index, (name, op_inputs, op_outputs) in enumerate(ops):
+            for k in op_inputs:
+                if k >= 0 and k not in ready:
+                    raise self.error(
+                        f"{where}, operator {index} ({name}) reads tensor {k} "
+                        f"('{_shortened(tensors[k].info.name)}'), which is no input, constant "
+                        "or output of an earlier operator"
+                    )
+            ready.update(op_outputs)
+        for k in outputs:
+            if k not in ready:
+                raise self.error(
+                    f"{where}: output tensor {k} ('{_shortened(tensors[k].info.name)}') is "
+                    "written by no operator"
+                )
 
     def _tensor(self, sg, where: str, index: int) -> _Tensor:
         what = f"{where}, tensor {index}"

@@ -93,6 +93,22 @@ def test_an_operator_index_out_of_range_fails_at_load(tmp_path):
         read_metadata(bytes(toycar), origin="toy")
 
 
+def test_an_operator_reading_a_later_result_fails_at_load():
+    """The wheel's TFLM crashed (SIGSEGV) on aww's corruption 72, whose last operator lost
+    its inputs and outputs; such a graph is now rejected at load."""
+    toycar = bytearray(mlperf_bytes("toycar"))
+    sg = tflite.Model.GetRootAsModel(toycar, 0).Subgraphs(0)
+    later = int(sg.Operators(5).Outputs(0))
+    tab = sg.Operators(0)._tab
+    struct.pack_into("<i", toycar, tab.Vector(tab.Offset(6)), later)  # op 0 reads op 5's result
+    with pytest.raises(ModelError) as err:
+        read_metadata(bytes(toycar), origin="toy")
+    assert str(err.value).startswith(
+        f"toy: subgraph 0, operator 0 (FULLY_CONNECTED) reads tensor {later} ("
+    )
+    assert str(err.value).endswith("which is no input, constant or output of an earlier operator")
+
+
 def test_a_constant_smaller_than_its_shape_fails_at_load():
     toycar = mlperf_bytes("toycar")
     sg = tflite.Model.GetRootAsModel(toycar, 0).Subgraphs(0)

@@ -98,6 +98,8 @@ class RelaxRunner:
     def outputs(self) -> list[np.ndarray]:
         """The outputs of the last invoke."""
         if self._outputs is None:
+            if self._result is None:
+                raise RuntimeError("no invoke has run (run.invoke_runs must be at least 1)")
             self._keep_outputs(self._result)
         return self._outputs
 

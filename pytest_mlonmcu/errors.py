@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class MlonmcuError(Exception):
     """Base class of every error the plugin raises on purpose."""
@@ -44,3 +47,16 @@ class MissingToolError(MlonmcuError):
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message + (f"\n{hint}" if hint else ""))
         self.hint = hint
+
+
+@contextlib.contextmanager
+def naming_model(path: object) -> Iterator[None]:
+    """A ModelError or BuildError raised inside names the model file ``path`` (first, unless
+    the message names it already): a failure must say which file it is about."""
+    try:
+        yield
+    except (ModelError, BuildError) as exc:
+        text = str(exc)
+        if str(path) not in text:
+            exc.args = (f"{path}: {text}", *exc.args[1:])
+        raise

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import proc
 from .backends import tflmi_runner
-from .backends.tflmi import TflmiBackend, wheel_version
+from .backends.tflmi import TflmiBackend, exit_status, wheel_version
 from .cache import Cache, atomic_write_text, hash_key
 from .errors import BuildError
 from .models.model import Model
@@ -46,8 +46,8 @@ def reference_outputs(
         result = proc.run(cmd, timeout=proc.limit("host"), what="reference: the TFLM interpreter")
         if result.returncode != 0:
             raise BuildError(
-                f"reference: the TFLM interpreter failed on {model.path.name}:\n"
-                f"{result.stderr.strip()[-2000:]}"
+                f"reference: the TFLM interpreter failed on {model.path} "
+                f"({exit_status(result)}):\n{result.stderr.strip()[-2000:]}"
             )
         atomic_write_text(tmp / "outputs.txt", result.stdout)
 
@@ -64,6 +64,12 @@ def reference_outputs(
 
 
 def reference_arena(model: Model, cache: Cache) -> int:
+    """The arena of the reference interpreter; its failures (e.g. an operator the wheel
+    lacks) say that they are the reference's."""
     from .config import RunConfig
 
-    return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)
+    try:
+        return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)
+    except BuildError as exc:
+        exc.args = (f"reference: {exc}", *exc.args[1:])
+        raise

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import Artifact
+from ..errors import naming_model
 from .base import Backend
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ class CgenBackend(Backend):
         from .cgen.generator import generate
 
         variant = self.config.get_choice("variant", ["optimized", "reference"], "optimized")
-        out = generate(model.data, work_dir, variant=variant)
+        with naming_model(model.path):
+            out = generate(model.data, work_dir, variant=variant, origin=str(model.path))
         return Artifact(
             backend=self.name,
             directory=work_dir,

@@ -1,9 +1,10 @@
 """Runs a model in the TFLM interpreter of the tflite-micro wheel, in its own process.
 
     python -m pytest_mlonmcu.backends.tflmi_runner arena MODEL
-        print the smallest arena (bytes) with which AllocateTensors succeeds
+        print the smallest arena (bytes) with which AllocateTensors succeeds (or exit 3 with
+        TFLM's messages as JSON when it fails for another reason, e.g. a missing operator)
     python -m pytest_mlonmcu.backends.tflmi_runner setup MODEL ARENA
-        create the interpreter only (callgrind counts AllocateTensors)
+        create the interpreter only (callgrind counts AllocateTensors); prints MLIF setup/done
     python -m pytest_mlonmcu.backends.tflmi_runner run MODEL ARENA INPUTS.npz WORKDIR
         run every sample and print the harness protocol (protocol.py)
 
@@ -14,8 +15,12 @@ lets callgrind count exactly the interpreter's AllocateTensors and Invoke.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +28,27 @@ import numpy as np
 ALLOCATE_FUNCTION = "tflite::micro::MicroInterpreter::AllocateTensors()"
 INVOKE_FUNCTION = "tflite::micro::MicroInterpreter::Invoke()"
 ARENA_ALIGN = 16
+MAX_ARENA = 1 << 28
+# Exit status of ``arena`` when AllocateTensors fails for another reason than the arena size;
+# stdout then holds {"error", "op", "index"} as JSON.
+EXIT_ALLOCATION_ERROR = 3
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """The library reports allocation failures on fd 2; keep the search quiet."""
+def _captured_stderr() -> Iterator[list[str]]:
+    """The library reports errors on fd 2: capture them (the list gets the text on exit)."""
+    text: list[str] = []
     saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
         try:
-            yield
+            yield text
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            capture.seek(0)
+            text.append(capture.read().decode(errors="replace"))
 
 
 def _interpreter(data: bytes, arena: int | None):
@@ -52,33 +65,101 @@ def interpreter_with_inputs(runner: dict, inputs: list[np.ndarray]):
     return interp
 
 
-def _works(data: bytes, arena: int) -> bool:
-    try:
-        with _quiet_stderr():
-            _interpreter(data, arena)
-        return True
-    except RuntimeError:
-        return False
+class AllocationError(Exception):
+    """AllocateTensors failed for another reason than the arena's size; carries TFLM's
+    messages and, if that is the reason, the operator the library lacks."""
+
+    def __init__(self, message: str, op: str = "", index: int = -1) -> None:
+        super().__init__(message)
+        self.op, self.index = op, index
+
+    def as_json(self) -> str:
+        return json.dumps({"error": str(self), "op": self.op, "index": self.index})
+
+
+# TFLM's messages when the arena is too small (the search then tries a larger one).
+_ARENA_SHORT = re.compile(
+    r"Failed to allocate|Failed to resize buffer|Unable to allocate|too small"
+)
+# MicroInterpreter's message for an operator its resolver lacks.
+_MISSING_OP = re.compile(r"Didn't find op for (builtin|custom) opcode '([^']*)'")
+
+
+def _try_interpreter(data: bytes, arena: int):
+    """(interpreter, "") if AllocateTensors succeeds with ``arena`` bytes, else (None, TFLM's
+    messages)."""
+    with _captured_stderr() as captured:
+        try:
+            return _interpreter(data, arena), ""
+        except RuntimeError as exc:
+            failure = str(exc)
+    return None, "\n".join(line for line in [failure, *captured[0].splitlines()] if line.strip())
+
+
+def _attempt(data: bytes, arena: int) -> str | None:
+    """None if AllocateTensors succeeds with ``arena`` bytes, else TFLM's messages."""
+    interp, messages = _try_interpreter(data, arena)
+    return None if interp is not None else messages
+
+
+def allocate(data: bytes, arena: int):
+    """The interpreter with ``arena`` bytes; AllocationError with TFLM's messages if not."""
+    interp, messages = _try_interpreter(data, arena)
+    if interp is not None:
+        return interp
+    if _ARENA_SHORT.search(messages):
+        raise AllocationError(f"an arena of {arena} bytes is too small:\n{messages}")
+    raise _not_an_arena_shortage(data, messages)
+
+
+def _not_an_arena_shortage(data: bytes, messages: str) -> AllocationError:
+    missing = _MISSING_OP.search(messages)
+    if missing is None:
+        return AllocationError(f"AllocateTensors failed:\n{messages}")
+    kind, name = missing.groups()
+    op = name if kind == "builtin" else f"CUSTOM:{name}"
+    from pytest_mlonmcu.models.metadata import read_metadata
+
+    ops = read_metadata(data).ops
+    index = ops.index(op) if op in ops else -1
+    return AllocationError(
+        f"operator {op} (operator index {index}) is not in the interpreter's op resolver:\n"
+        f"{messages}",
+        op,
+        index,
+    )
 
 
 def smallest_arena(data: bytes) -> int:
-    """Binary search: the allocator's own total is a lower bound, but not always enough."""
+    """Binary search: the allocator's own total is a lower bound, but not always enough.
+
+    A failure that TFLM does not report as an arena shortage (an operator missing from the
+    resolver, a malformed model) ends the search with its messages (AllocationError)."""
     lo = 16
     hi = 4096
-    while not _works(data, hi):
+    while (failure := _attempt(data, hi)) is not None:
+        if not _ARENA_SHORT.search(failure):
+            raise _not_an_arena_shortage(data, failure)
         lo = hi
         hi *= 2
-        if hi > 1 << 28:
-            raise RuntimeError("AllocateTensors fails even with a 256 MiB arena")
+        if hi > MAX_ARENA:
+            raise AllocationError(
+                f"AllocateTensors fails even with a {MAX_ARENA >> 20} MiB arena:\n{failure}"
+            )
     lo //= ARENA_ALIGN
     hi //= ARENA_ALIGN
     while hi - lo > 1:  # invariant: lo*16 fails (or is the start), hi*16 works
         mid = (lo + hi) // 2
-        if _works(data, mid * ARENA_ALIGN):
+        if _attempt(data, mid * ARENA_ALIGN) is None:
             hi = mid
         else:
             lo = mid
     return hi * ARENA_ALIGN
+
+
+def setup_failure(exc: BaseException) -> str:
+    """The protocol lines (protocol.py) of a failed setup: its messages, status 1."""
+    return f"MLIF error {' | '.join(str(exc).splitlines())}\nMLIF setup 1 -\nMLIF done 1\n"
 
 
 def _load_inputs(path: Path) -> list[list[np.ndarray]]:
@@ -88,14 +169,19 @@ def _load_inputs(path: Path) -> list[list[np.ndarray]]:
 
 
 def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> None:
-    interp = _interpreter(data, arena)
     out = sys.stdout
+    try:
+        interp = allocate(data, arena)
+    except AllocationError as exc:
+        out.write(setup_failure(exc))
+        return
     out.write("MLIF setup 0 -\n")
     out.write(f"MLIF metric arena_bytes {arena}\n")
     for s, sample in enumerate(_load_inputs(inputs_path)):
-        for i, arr in enumerate(sample):
-            interp.set_input(arr, i)
         for r in range(invoke_runs):
+            # Before every invoke, as the harness does: TFLM may reuse the inputs' memory.
+            for i, arr in enumerate(sample):
+                interp.set_input(arr, i)
             interp.invoke()
             out.write(f"MLIF invoke {s} {r} 0 -\n")
         k = 0
@@ -114,9 +200,18 @@ def main(argv: list[str]) -> int:
     mode, model = argv[0], Path(argv[1])
     data = model.read_bytes()
     if mode == "arena":
-        print(smallest_arena(data))
+        try:
+            print(smallest_arena(data))
+        except AllocationError as exc:
+            print(exc.as_json())
+            return EXIT_ALLOCATION_ERROR
     elif mode == "setup":
-        _interpreter(data, int(argv[2]))
+        try:
+            allocate(data, int(argv[2]))
+        except AllocationError as exc:
+            sys.stdout.write(setup_failure(exc))
+            return 1
+        print("MLIF setup 0 -\nMLIF done 0")
     elif mode == "run":
         runs = int(argv[4]) if len(argv) > 4 else 1
         run(data, int(argv[2]), Path(argv[3]), runs)

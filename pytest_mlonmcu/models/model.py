@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -58,16 +59,9 @@ class Model:
         samples = self._dataset_samples(count)
         rng = np.random.default_rng(seed)
         while len(samples) < count:
-            sample = []
-            for info in self.metadata.inputs:
-                dt = np.dtype(info.dtype)
-                if dt.kind in "iu":
-                    lim = np.iinfo(dt)
-                    arr = rng.integers(lim.min, lim.max, size=info.shape, endpoint=True)
-                else:
-                    arr = rng.standard_normal(size=info.shape)
-                sample.append(arr.astype(dt))
-            samples.append(sample)
+            samples.append(
+                [random_array(rng, info.shape, info.dtype) for info in self.metadata.inputs]
+            )
         return samples
 
     def _dataset_samples(self, count: int) -> list[list[np.ndarray]]:
@@ -80,15 +74,43 @@ class Model:
         info, node = infos[0], nodes[0]
         samples = []
         for f in files[:count]:
-            raw = f.read_bytes()
-            if len(raw) % info.size:
+            try:
+                raw = f.read_bytes()
+            except OSError as exc:
+                raise ModelError(f"{f}: cannot read the sample file ({exc.strerror})") from exc
+            item = len(raw) // info.size if len(raw) % info.size == 0 else 0
+            if item not in SAMPLE_FILE_DTYPES:
                 raise ModelError(
-                    f"{f}: {len(raw)} bytes do not hold {info.size} elements of input {info.name}"
+                    f"{f}: {len(raw)} bytes do not hold the {info.size} elements of input "
+                    f"{info.name} {info.shape} as float32, uint8 or int16 values"
                 )
-            item = len(raw) // info.size
-            values = np.frombuffer(raw, dtype={4: np.float32, 1: np.uint8, 2: np.int16}[item])
+            values = np.frombuffer(raw, dtype=SAMPLE_FILE_DTYPES[item])
             samples.append([quantize_input(values, node.get("quantize"), info).reshape(info.shape)])
         return samples
+
+
+# Sample files (input/N.bin) hold float32, uint8 or int16 values: told apart by their size.
+SAMPLE_FILE_DTYPES = {4: np.float32, 1: np.uint8, 2: np.int16}
+# Random values are drawn in chunks: memory stays bounded whatever the input's size.
+_CHUNK = 1 << 20
+
+
+def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Seeded random values of ``dtype``: integers over the type's whole range, otherwise
+    standard normal values. Drawn chunk by chunk into the result, so only the result is
+    allocated at full size (the values equal one draw of the whole shape as int64 or
+    float64, which is how earlier versions drew them)."""
+    dt = np.dtype(dtype)
+    out = np.empty(math.prod(shape), dtype=dt)
+    for start in range(0, out.size, _CHUNK):
+        n = min(_CHUNK, out.size - start)
+        if dt.kind in "iu":
+            lim = np.iinfo(dt)
+            draw_type = np.uint64 if dt == np.uint64 else np.int64
+            out[start : start + n] = rng.integers(lim.min, lim.max, n, draw_type, endpoint=True)
+        else:
+            out[start : start + n] = rng.standard_normal(n).astype(dt)
+    return out.reshape(shape)
 
 
 def quantize_input(values: np.ndarray, quant: dict | None, info) -> np.ndarray:

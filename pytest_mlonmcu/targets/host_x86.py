@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import Artifact, Program, RunOutput
-from ..protocol import HarnessReport
+from ..errors import RunError
+from ..protocol import HarnessReport, parse_harness_output
 from .callgrind import callgrind_command, callgrind_counts
-from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout
+from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
 from .toolchain import Toolchain
 
 if TYPE_CHECKING:
@@ -48,7 +50,10 @@ class HostX86(CompiledTarget):
         if artifact.kind == "host_runner":
             work_dir.mkdir(parents=True, exist_ok=True)
             samples.save(work_dir / "inputs.npz")
-            return Program(self.name, work_dir / "inputs.npz", work_dir, artifact=artifact)
+            # The program is the runner with these samples, invoked as often as a compiled one.
+            runner = {**artifact.runner, "invoke_runs": samples.invoke_runs}
+            program_artifact = dataclasses.replace(artifact, runner=runner)
+            return Program(self.name, work_dir / "inputs.npz", work_dir, artifact=program_artifact)
         return super().compile(artifact, samples, work_dir)
 
     def run_command(self, program: Program, work_dir: Path) -> list[str]:
@@ -60,8 +65,16 @@ class HostX86(CompiledTarget):
     def collect_counts(
         self, report: HarnessReport, program: Program, work_dir: Path, counts_prefix: list[int]
     ) -> None:
-        if self.use_callgrind():
+        if not self.use_callgrind():
+            return
+        try:
             report.fill_counts(counts_prefix + callgrind_counts(work_dir))
+        except ValueError as exc:  # fewer profile dumps than measured calls
+            log = work_dir / "run.log"
+            output = log.read_text(errors="replace") if log.is_file() else ""
+            raise RunError(
+                f"{self.name}: callgrind: {exc}\n--- output tail ---\n{tail(output)}"
+            ) from None
 
     # -- host runners (the tflite-micro wheel) ---------------------------------------
     def run(self, program: Program, work_dir: Path) -> RunOutput:
@@ -85,11 +98,30 @@ class HostX86(CompiledTarget):
             model,
             arena,
         ]
-        run_with_timeout(
-            setup_cmd, setup_dir, self.timeout(), setup_dir / "run.log",
-            setting=f"{self.name}.timeout",
-        )  # fmt: skip
-        setup_counts = callgrind_counts(setup_dir)
+        setup_counts = self.run_setup(setup_cmd, setup_dir, runner["setup_function"])
         cmd = [*callgrind_command([runner["invoke_function"]], work_dir), *run_cmd]
-        result = self.run_and_parse(cmd, program, work_dir, counts_prefix=setup_counts[:1])
-        return result
+        return self.run_and_parse(cmd, program, work_dir, counts_prefix=setup_counts)
+
+    def run_setup(self, cmd: list[str], work_dir: Path, function: str) -> list[int]:
+        """The runner's setup alone under callgrind: the count of its one call of ``function``.
+
+        The runner reports like a harness (MLIF setup/done lines): a failing setup is a
+        RunError with its status, TFLM's or Python's messages and the command."""
+        output, _ = run_with_timeout(
+            cmd, work_dir, self.timeout(), work_dir / "run.log", setting=f"{self.name}.timeout"
+        )
+        report = parse_harness_output(output)
+        try:
+            self.check_report(report, output, cmd)
+        except RunError as exc:
+            raise RunError(f"the setup run failed: {exc}") from None
+        counts = callgrind_counts(work_dir)
+        if len(counts) != 1:
+            raise RunError(
+                self.failure(
+                    f"the setup run made {len(counts)} calls of {function}, expected 1",
+                    output,
+                    cmd,
+                )
+            )
+        return counts

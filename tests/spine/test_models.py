@@ -40,7 +40,7 @@ def _empty(_: Path) -> bytes:
 
 BAD_FILES = {
     "random": ("bad.tflite", _random_bytes, "not a TFLite flatbuffer"),
-    "truncated": ("truncated.tflite", _truncated, "cannot parse the TFLite flatbuffer"),
+    "truncated": ("truncated.tflite", _truncated, "lies outside the file (4096 bytes)"),
     "text": ("notes.tflite", _text, "not a TFLite flatbuffer"),
     "empty": ("empty.tflite", _empty, "not a TFLite flatbuffer (file identifier b'', expected"),
 }

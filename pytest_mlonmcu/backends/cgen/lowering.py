@@ -22,6 +22,29 @@ PADDING_SAME, PADDING_VALID = 0, 1
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 # Operators whose output element i depends only on input element i (may run in place).
 ELEMENTWISE_OPS = frozenset({"ADD", "MUL", "QUANTIZE", "LOGISTIC", "TANH"})
+# Inputs every operator needs (optional ones, such as a bias, come after these).
+_REQUIRED_INPUTS = {
+    "CONV_2D": 2,
+    "DEPTHWISE_CONV_2D": 2,
+    "FULLY_CONNECTED": 2,
+    "ADD": 2,
+    "MUL": 2,
+    "MEAN": 2,
+    "PAD": 2,
+    "PADV2": 2,
+}
+# The rank each kernel needs (0: at least 1, an axis or a last dimension; absent: any).
+_RANKS = {
+    "CONV_2D": 4,
+    "DEPTHWISE_CONV_2D": 4,
+    "AVERAGE_POOL_2D": 4,
+    "MAX_POOL_2D": 4,
+    "SOFTMAX": 0,
+    "CONCATENATION": 0,
+    "MEAN": 0,
+}
+# Option values that divide or step through a window: they must be positive.
+_POSITIVE_OPTIONS = ("stride", "dilation", "filter")
 
 
 def _ensure_int16(name: str, value: int) -> int:
@@ -93,8 +116,37 @@ class Lowering:
             if op.name not in self.supported:
                 raise UnsupportedOperatorError(op.name, op.index, "cgen")
 
+    def check_operands(self, op: Operator) -> None:
+        """What every kernel takes for granted: its operands exist and have elements, the
+        ranks it handles, positive strides and windows. A model breaking this is malformed."""
+        where = f"cgen: {op.name} (operator index {op.index})"
+        required = _REQUIRED_INPUTS.get(op.name, 1)
+        if len(op.inputs) < required or any(i < 0 for i in op.inputs[:required]):
+            raise BuildError(f"{where} needs {required} input(s), it has {op.inputs}")
+        if not op.outputs:
+            raise BuildError(f"{where} has no output")
+        if op.name == "CONCATENATION" and any(i < 0 for i in op.inputs):
+            raise BuildError(f"{where}: an input is missing ({op.inputs})")
+        rank = _RANKS.get(op.name)
+        for i in [*op.inputs[:required], op.outputs[0]]:
+            t = self.t(i)
+            if t.is_const:
+                continue
+            if 0 in t.shape:
+                raise BuildError(f"{where}: tensor '{t.name}' has no elements (shape {t.shape})")
+            if rank is not None and (len(t.shape) != rank if rank else not t.shape):
+                raise BuildError(
+                    f"{where}: tensor '{t.name}' has rank {len(t.shape)} (shape {t.shape}); "
+                    f"the kernel needs {rank or 'at least 1'}"
+                )
+        for key in _POSITIVE_OPTIONS:
+            values = op.options.get(key, ())
+            if any(v < 1 for v in values):
+                raise BuildError(f"{where}: {key} {tuple(values)} must be positive")
+
     def lower(self, op: Operator) -> None:
         self.cb.current_op = op.index
+        self.check_operands(op)
         if op.name in ALIAS_OPS:
             return  # handled by the memory plan (same bytes, no code)
         self._handlers[op.name](op)

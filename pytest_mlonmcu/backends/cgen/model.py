@@ -10,7 +10,8 @@ import tflite
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.TensorType import TensorType
 
-from ...errors import BuildError, ModelError
+from ...errors import BuildError
+from ...models.metadata import ReadContext, read_metadata
 
 _OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
@@ -76,15 +77,46 @@ class Graph:
     outputs: list[int]
 
 
+# The options table each operator reads; another union member counts as absent (as in TFLM).
+_OPTIONS = {
+    "CONV_2D": "Conv2DOptions",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions",
+    "SOFTMAX": "SoftmaxOptions",
+    "ADD": "AddOptions",
+    "MUL": "MulOptions",
+    "CONCATENATION": "ConcatenationOptions",
+    "MEAN": "ReducerOptions",
+}
+
+
+def _empty_table() -> tuple[bytes, int]:
+    """A table without fields: every accessor returns the schema's default."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(16)
+    builder.StartObject(0)
+    builder.Finish(builder.EndObject())
+    data = bytes(builder.Output())
+    return data, int.from_bytes(data[:4], "little")
+
+
 def _read_options(op_name: str, op: Any) -> dict[str, Any]:
-    """The builtin options the generator needs, as plain values."""
-    table = op.BuiltinOptions()
-    if table is None:
+    """The builtin options the generator needs, as plain values (defaults when absent)."""
+    class_name = _OPTIONS.get(op_name)
+    if class_name is None:
         return {}
+    table = op.BuiltinOptions()
+    if table is not None and op.BuiltinOptionsType() == getattr(tflite.BuiltinOptions, class_name):
+        data, pos = table.Bytes, table.Pos
+    else:
+        data, pos = _empty_table()
 
     def init(cls: type) -> Any:
         obj = cls()
-        obj.Init(table.Bytes, table.Pos)
+        obj.Init(data, pos)
         return obj
 
     if op_name == "CONV_2D":
@@ -158,24 +190,33 @@ def _read_data(model: Any, buf: bytes, t: Any, dtype: str, shape: tuple[int, ...
     return arr.astype(np_type).reshape(shape)
 
 
-def read_model(model_bytes: bytes) -> Graph:
-    """Parse the first (and only supported) subgraph of a TFLite model."""
-    try:
+def read_model(model_bytes: bytes, origin: str = "model") -> Graph:
+    """Parse the first (and only supported) subgraph of a TFLite model.
+
+    The model is checked first (models/metadata.py: structure, indices, sizes), so a
+    corrupt file is a ModelError naming ``origin``; any reader error left is one too.
+    """
+    read_metadata(model_bytes, origin)
+    reader = ReadContext(origin)
+    with reader.reading("the model's root table"):
         model = tflite.Model.GetRootAsModel(model_bytes, 0)
         num_subgraphs = model.SubgraphsLength()
-    except Exception as exc:  # flatbuffers raises assorted errors on garbage
-        raise ModelError(f"cgen: not a TFLite flatbuffer ({exc})") from exc
     if num_subgraphs != 1:
         raise BuildError(f"cgen: models with {num_subgraphs} subgraphs are not supported")
-    g = model.Subgraphs(0)
+    with reader.reading("subgraph 0"):
+        g = model.Subgraphs(0)
+        graph_inputs = [int(x) for x in g.InputsAsNumpy()]
+        graph_outputs = [int(x) for x in g.OutputsAsNumpy()]
 
     tensors = []
     for i in range(g.TensorsLength()):
-        t = g.Tensors(i)
-        dtype = _TYPE_NAMES.get(t.Type(), f"TYPE{t.Type()}")
-        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        scales, zps, qdim = _read_quantization(t)
-        name = t.Name().decode(errors="replace") if t.Name() else f"t{i}"
+        with reader.reading(f"tensor {i}"):
+            t = g.Tensors(i)
+            dtype = _TYPE_NAMES.get(t.Type(), f"TYPE{t.Type()}")
+            shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+            scales, zps, qdim = _read_quantization(t)
+            name = t.Name().decode(errors="replace") if t.Name() else f"t{i}"
+            data = _read_data(model, model_bytes, t, dtype, shape)
         tensors.append(
             Tensor(
                 index=i,
@@ -185,32 +226,28 @@ def read_model(model_bytes: bytes) -> Graph:
                 scales=scales,
                 zero_points=zps,
                 quantized_dimension=qdim,
-                data=_read_data(model, model_bytes, t, dtype, shape),
+                data=data,
             )
         )
 
     operators = []
     for i in range(g.OperatorsLength()):
-        op = g.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
-        if name == "CUSTOM":
-            custom = code.CustomCode()
-            name = f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"
-        operators.append(
-            Operator(
-                index=i,
-                name=name,
-                inputs=[int(x) for x in op.InputsAsNumpy()] if op.InputsLength() else [],
-                outputs=[int(x) for x in op.OutputsAsNumpy()] if op.OutputsLength() else [],
-                options=_read_options(name, op),
+        with reader.reading(f"operator {i}"):
+            op = g.Operators(i)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+            if name == "CUSTOM":
+                custom = code.CustomCode()
+                name = f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"
+            operators.append(
+                Operator(
+                    index=i,
+                    name=name,
+                    inputs=[int(x) for x in op.InputsAsNumpy()] if op.InputsLength() else [],
+                    outputs=[int(x) for x in op.OutputsAsNumpy()] if op.OutputsLength() else [],
+                    options=_read_options(name, op),
+                )
             )
-        )
 
-    return Graph(
-        tensors=tensors,
-        operators=operators,
-        inputs=[int(x) for x in g.InputsAsNumpy()],
-        outputs=[int(x) for x in g.OutputsAsNumpy()],
-    )
+    return Graph(tensors=tensors, operators=operators, inputs=graph_inputs, outputs=graph_outputs)

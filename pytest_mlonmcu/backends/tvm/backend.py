@@ -14,7 +14,7 @@ from ... import proc
 from ...artifacts import Artifact
 from ...cache import Cache, hash_key
 from ...config import ComponentConfig
-from ...errors import BuildError
+from ...errors import BuildError, naming_model
 from ..base import Backend
 from . import RUNTIME_DIR, tvm_include_dirs, tvm_unavailable_reason, tvm_version
 from .compile import EXIT_ERROR  # (compile.py imports TVM only inside its functions)
@@ -56,7 +56,8 @@ def cached_compile(
     def produce(tmp: Path) -> None:
         run_compile(backend, model.path, opts, tmp / "out")
 
-    entry = cache.get_or_create("tvm-build", key, produce) / "out"
+    with naming_model(model.path):
+        entry = cache.get_or_create("tvm-build", key, produce) / "out"
     work_dir.mkdir(parents=True, exist_ok=True)
     for f in entry.iterdir():
         shutil.copy2(f, work_dir / f.name)

@@ -18,9 +18,11 @@ import time
 import traceback
 from pathlib import Path
 
+from ...ctext import c_identifier_bytes
 from .options import TvmOptions
 
 EXIT_ERROR = 3
+_TENSOR_NAME_SLOT = 10  # vtable slot of Tensor.name in the TFLite schema
 
 
 class CompileFailure(Exception):
@@ -47,14 +49,29 @@ def condense_import_error(exc: BaseException) -> CompileFailure:
         return CompileFailure(
             "import", f"operator {ops} is not supported by TVM's TFLite importer", ops, text
         )
-    op = re.search(r"\b([A-Z][A-Z0-9_]{2,})\b", text)
-    name = op.group(1) if op else ""
+    name, index = _converting(exc)
+    if not name:
+        op = re.search(r"\b([A-Z][A-Z0-9_]{2,})\b", text)
+        name = op.group(1) if op else ""
+    where = f" on {name}" + (f" (operator index {index})" if index is not None else "")
+    cause = _last_line(exc)
+    if type(exc).__module__ == "builtins" and cause != type(exc).__name__:  # KeyError: 57
+        cause = f"{type(exc).__name__}: {cause}"
     return CompileFailure(
-        "import",
-        f"TVM's TFLite importer failed{' on ' + name if name else ''}: {_last_line(exc)}",
-        name,
-        text,
+        "import", f"TVM's TFLite importer failed{where if name else ''}: {cause}", name, text
     )
+
+
+def _converting(exc: BaseException) -> tuple[str, int | None]:
+    """The operator the importer was converting when ``exc`` was raised (its loop's locals)."""
+    tb = exc.__traceback__
+    found: tuple[str, int | None] = ("", None)
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name == "convert_op_to_relax" and "op_code_str" in local:
+            found = (str(local["op_code_str"]), local.get("op_idx"))
+        tb = tb.tb_next
+    return found
 
 
 def condense_lower_error(exc: BaseException, stage: str) -> CompileFailure:
@@ -66,10 +83,36 @@ def condense_lower_error(exc: BaseException, stage: str) -> CompileFailure:
 
 
 # -- the pipeline ---------------------------------------------------------------------------
+def identifier_names(data: bytes) -> bytes:
+    """The model with every tensor name made a C identifier, in place (same lengths).
+
+    TVM's C codegen pastes the name of a model input into kernels.c as a parameter name:
+    a name like ``*/ x; /*`` or ``a:0`` must not reach it as it is."""
+    import tflite
+
+    buf = bytearray(data)
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.TensorsLength()):
+            tab = sg.Tensors(i)._tab
+            field = tab.Offset(_TENSOR_NAME_SLOT)
+            if not field:
+                continue
+            start = tab.Pos + field
+            start += int.from_bytes(buf[start : start + 4], "little")  # the string's uoffset
+            length = int.from_bytes(buf[start : start + 4], "little")
+            buf[start + 4 : start + 4 + length] = c_identifier_bytes(
+                buf[start + 4 : start + 4 + length]
+            )
+    return bytes(buf)
+
+
 def import_model(data: bytes):
     import tflite
     from tvm.relax.frontend.tflite import from_tflite
 
+    data = identifier_names(data)
     try:
         return from_tflite(tflite.Model.GetRootAsModel(data, 0))
     except Exception as exc:  # noqa: BLE001 - every importer failure becomes a BuildError

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tvm import ir, relax
 
+from ...ctext import c_comment_text
 from .planner import Interval, align, best_plan, lower_bound
 
 PREFIX = "tvmaot"  # of every symbol of the executor and of runtime/tvmaot_shim.c
@@ -315,7 +316,7 @@ def emit_executor(
         for t in bases:
             w(
                 f"static {C_TYPES[t.dtype]} {p}_t{t.id}[{max(math.prod(t.shape), 1)}] "
-                f"__attribute__((aligned(16))); /* {t.name} {t.role} */"
+                f"__attribute__((aligned(16))); /* {c_comment_text(t.name)} {t.role} */"
             )
             where[t.id] = f"{p}_t{t.id}"
         if ws_max:

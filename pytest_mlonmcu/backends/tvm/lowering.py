@@ -20,6 +20,8 @@ import tvm
 from tvm import ir, relax, tirx
 from tvm.tirx.buffer import is_buffer_var
 
+from ...ctext import c_identifier
+
 C_TARGET = {"kind": "c"}
 KERNEL_PREFIX = "tvmaot_k"
 
@@ -295,7 +297,7 @@ class Kernels:
 
 def c_name(index: int, name: str) -> str:
     # Short, unique and never a libc/libm symbol (a fused function may be called "exp").
-    short = re.sub(r"[^0-9A-Za-z_]", "_", name)[:40].rstrip("_")
+    short = c_identifier(name)[:40].rstrip("_")
     return f"{KERNEL_PREFIX}{index}_{short}"
 
 

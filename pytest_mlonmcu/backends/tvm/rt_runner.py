@@ -1,7 +1,8 @@
 """Runs a model compiled by tvmrt in the Relax VM of the TVM runtime, in its own process.
 
     python -m pytest_mlonmcu.backends.tvm.rt_runner setup BUILD_DIR 0
-        create the VM only (callgrind counts mlif_tvmrt_setup: the VM's initialisation)
+        create the VM only (callgrind counts mlif_tvmrt_setup: the VM's initialisation);
+        prints MLIF setup/done
     python -m pytest_mlonmcu.backends.tvm.rt_runner run BUILD_DIR 0 INPUTS.npz [RUNS]
         run every sample and print the harness protocol (protocol.py); each invoke goes
         through mlif_tvmrt_invoke (callgrind counts it: the VM's whole "main")
@@ -70,23 +71,37 @@ class RelaxRunner:
             self.vm["vm_initialization"](*init_args)
         self.main = self.vm["main"]
         self.inputs: list = []
+        self._result = None
+        self._outputs: list[np.ndarray] | None = None
+        self._sink = tvm_ffi.convert(self._keep_outputs)
+
+    def _keep_outputs(self, result) -> None:
+        outs = [result] if isinstance(result, self.tvm_ffi.Tensor) else list(result)
+        self._outputs = [np.from_dlpack(o).copy() for o in outs]
 
     def set_inputs(self, arrays: list[np.ndarray]) -> None:
         self._arrays = [np.ascontiguousarray(a) for a in arrays]  # keep the memory alive
         self.inputs = [self.tvm_ffi.from_dlpack(a) for a in self._arrays]
 
     def invoke_measured(self) -> None:
-        self.helper.invoke(self.main.__chandle__(), tuple(t.__chandle__() for t in self.inputs))
+        """One measured inference; ``outputs()`` then returns its outputs (copied by the
+        sink after the measured call, so the VM's pool gets the result's memory back)."""
+        self._outputs = None
+        handles = tuple(t.__chandle__() for t in self.inputs)
+        self.helper.invoke(self.main.__chandle__(), handles, self._sink.__chandle__())
 
     def invoke(self) -> None:
         """One inference through Python (the wall-time measurement calls this)."""
         self._result = self.main(*self.inputs)
+        self._outputs = None
 
     def outputs(self) -> list[np.ndarray]:
-        """The outputs of the last ``invoke``."""
-        out = self._result
-        outs = [out] if isinstance(out, self.tvm_ffi.Tensor) else list(out)
-        return [np.from_dlpack(o).copy() for o in outs]
+        """The outputs of the last invoke."""
+        if self._outputs is None:
+            if self._result is None:
+                raise RuntimeError("no invoke has run (run.invoke_runs must be at least 1)")
+            self._keep_outputs(self._result)
+        return self._outputs
 
 
 def interpreter_with_inputs(runner: dict, inputs: list[np.ndarray]) -> RelaxRunner:
@@ -108,8 +123,7 @@ def run(build: Path, inputs_path: Path, invoke_runs: int = 1) -> None:
         for k in range(invoke_runs):
             r.invoke_measured()
             out.write(f"MLIF invoke {s} {k} 0 -\n")
-        r.invoke()  # the measured calls drop their result: run once more for the outputs
-        for i, arr in enumerate(r.outputs()):
+        for i, arr in enumerate(r.outputs()):  # of the last measured invoke
             out.write(f"MLIF output {s} {i} {np.ascontiguousarray(arr).tobytes().hex()}\n")
     out.write("MLIF done 0\n")
     out.flush()
@@ -119,6 +133,7 @@ def main(argv: list[str]) -> int:
     mode, build = argv[0], Path(argv[1])
     if mode == "setup":
         RelaxRunner(build, measured_setup=True)
+        print("MLIF setup 0 -\nMLIF done 0")
     elif mode == "run":
         runs = int(argv[4]) if len(argv) > 4 else 1
         run(build, Path(argv[3]), runs)

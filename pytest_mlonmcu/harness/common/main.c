@@ -113,6 +113,19 @@ static int finish(int rc) {
   return rc;
 }
 
+/* Copies sample s's inputs into the model (outside the measured regions); 0 or 3. */
+__attribute__((noinline)) static int load_inputs(size_t s) {
+  for (size_t i = 0; i < mlif_sample_input_count; i++) {
+    size_t k = s * mlif_sample_input_count + i;
+    if (mlif_sample_input_bytes[i] != mlif_model_input_bytes(i)) {
+      put_str("MLIF error input size mismatch\n");
+      return 3;
+    }
+    memcpy(mlif_model_input(i), mlif_sample_inputs[k], mlif_sample_input_bytes[i]);
+  }
+  return 0;
+}
+
 int main(void) {
   mlif_target_init();
   paint_stack();
@@ -134,14 +147,7 @@ int main(void) {
     return finish(3);
   }
   for (size_t s = 0; s < mlif_sample_count; s++) {
-    for (size_t i = 0; i < mlif_sample_input_count; i++) {
-      size_t k = s * mlif_sample_input_count + i;
-      if (mlif_sample_input_bytes[i] != mlif_model_input_bytes(i)) {
-        put_str("MLIF error input size mismatch\n");
-        return finish(3);
-      }
-      memcpy(mlif_model_input(i), mlif_sample_inputs[k], mlif_sample_input_bytes[i]);
-    }
+    if (load_inputs(s) != 0) return finish(3);
     for (size_t run = 0; run < mlif_sample_invoke_runs; run++) {
       mlif_mark_begin();
       c0 = mlif_target_counter();
@@ -158,6 +164,8 @@ int main(void) {
       put_count(c0, c1);
       put_char('\n');
       if (rc != 0) return finish(rc);
+      /* Every invoke gets the sample's inputs: a model may reuse their memory. */
+      if (run + 1 < mlif_sample_invoke_runs && load_inputs(s) != 0) return finish(3);
     }
     for (size_t o = 0; o < mlif_model_num_outputs(); o++) {
       put_str("MLIF output ");

@@ -9,9 +9,11 @@
  * --toggle-collect; an extension module's is.)
  *
  *   mlif_tvmrt.setup(function_handle, (int, ...))      -> vm_initialization(ints...)
- *   mlif_tvmrt.invoke(function_handle, (tensor_handle, ...)) -> main(tensors...)
+ *   mlif_tvmrt.invoke(function_handle, (tensor_handle, ...), sink_handle) -> main(tensors...)
  *
- * Handles are tvm-ffi object handles (``obj.__chandle__()``); results are released.
+ * Handles are tvm-ffi object handles (``obj.__chandle__()``). invoke passes main's result
+ * to the function ``sink`` (after the measured call; 0: none), then releases it, as setup
+ * does with its result.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -37,8 +39,9 @@ __attribute__((noinline, visibility("default"))) int mlif_tvmrt_invoke(TVMFFIObj
 
 static PyObject *call(PyObject *args, int32_t type_index, int measured_invoke) {
   unsigned long long func;
+  unsigned long long sink = 0;
   PyObject *values;
-  if (!PyArg_ParseTuple(args, "KO!", &func, &PyTuple_Type, &values)) return NULL;
+  if (!PyArg_ParseTuple(args, "KO!|K", &func, &PyTuple_Type, &values, &sink)) return NULL;
   Py_ssize_t n = PyTuple_GET_SIZE(values);
   if (n > MAX_ARGS) {
     PyErr_SetString(PyExc_ValueError, "too many arguments");
@@ -59,6 +62,16 @@ static PyObject *call(PyObject *args, int32_t type_index, int measured_invoke) {
   TVMFFIObjectHandle f = (TVMFFIObjectHandle)(uintptr_t)func;
   int rc = measured_invoke ? mlif_tvmrt_invoke(f, any, (int32_t)n, &result)
                            : mlif_tvmrt_setup(f, any, (int32_t)n, &result);
+  if (rc == 0 && sink != 0) {
+    TVMFFIAny ignored;
+    ignored.type_index = kTVMFFINone;
+    ignored.zero_padding = 0;
+    ignored.v_int64 = 0;
+    rc = TVMFFIFunctionCall((TVMFFIObjectHandle)(uintptr_t)sink, &result, 1, &ignored);
+    if (ignored.type_index >= kTVMFFIStaticObjectBegin && ignored.v_obj != NULL) {
+      TVMFFIObjectDecRef(ignored.v_obj);
+    }
+  }
   if (result.type_index >= kTVMFFIStaticObjectBegin && result.v_obj != NULL) {
     TVMFFIObjectDecRef(result.v_obj);
   }

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_mlonmcu.artifacts import Artifact
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.artifacts import Artifact
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.install.etiss import METADATA, ensure_etiss
-from pytest_mlonmcu.samples import SampleSet
 from pytest_mlonmcu.targets.etiss import Etiss
 
 REPO = Path(__file__).resolve().parents[1]

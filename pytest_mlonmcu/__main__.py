@@ -11,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from .config import RunConfig
-from .errors import MlonmcuError
+from .core.config import RunConfig
+from .core.errors import MlonmcuError
 
 
 def _progress(line: str) -> None:
@@ -36,9 +36,9 @@ def _install_etiss(args: argparse.Namespace) -> int:
 
 def _install_tflm(args: argparse.Namespace) -> int:
     from .backends import BACKENDS, register_builtin_backends
-    from .cache import Cache
-    from .config import parse_assignments
-    from .errors import UsageError
+    from .core.cache import Cache
+    from .core.config import parse_assignments
+    from .core.errors import UsageError
     from .features import check_features, register_builtin_features
     from .install.tflm import ensure_tflm_library, spec_for_target
     from .targets import TARGETS, register_builtin_targets

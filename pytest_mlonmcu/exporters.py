@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import options
-from .cache import atomic_write_bytes, atomic_write_text
+from .core.cache import atomic_write_bytes, atomic_write_text
+from .core.errors import UsageError
 from .core.numbers import as_number, fmt_percent, percent_change
 from .core.records import RunMetrics, RunRecord
-from .errors import UsageError
 from .gates import Baseline, GateSettings, usable_record
 from .report import (
     COLUMNS,

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from .backends.base import Backend
+from .core.components import Backend, Target
 from .matrix import Case, safe_name
 from .models.model import Model, ModelResolver
 from .run import Run
 from .rundirs import MARKER, OutDirWarning, RunDirs
 from .session import portable
-from .targets.base import Target
 
 SETTINGS_KEY = pytest.StashKey["object"]()
 RESULTS_KEY = pytest.StashKey["object"]()

@@ -13,8 +13,8 @@ def pytest_mlonmcu_register(backends: Any, targets: Any, features: Any) -> None:
     ``features.register(MyFeature)``.
 
     Called once at configure time, after the built-in components are registered.
-    A target or backend class is a subclass of ``pytest_mlonmcu.targets.base.Target``
-    or ``pytest_mlonmcu.backends.base.Backend`` with a unique ``name``.
+    A target or backend class is a subclass of ``pytest_mlonmcu.core.components.Target``
+    or ``pytest_mlonmcu.core.components.Backend`` with a unique ``name``.
     """
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .config import GENERAL_KEYS
+from .core.config import GENERAL_KEYS
 
 
 def _section(title: str, classes: Iterable[type]) -> list[str]:

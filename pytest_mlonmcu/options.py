@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .config import unknown_key
-from .errors import UsageError
+from .core.config import unknown_key
+from .core.errors import UsageError
 
 
 @dataclass(frozen=True)

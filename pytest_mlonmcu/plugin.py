@@ -7,7 +7,7 @@ import pytest
 from . import exporters, gates, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
 from .boards import hardware
-from .errors import MlonmcuError
+from .core.errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     CASE_KEY,

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import proc
-from .backends import tflmi_runner
-from .backends.tflmi import TflmiBackend, exit_status, wheel_version
-from .cache import Cache, atomic_write_text, hash_key
-from .errors import BuildError
+from .backends.tflmi import runner as tflmi_runner
+from .backends.tflmi.backend import TflmiBackend, exit_status, wheel_version
+from .core import proc
+from .core.cache import Cache, atomic_write_text, hash_key
+from .core.errors import BuildError
+from .core.protocol import parse_harness_output
+from .core.samples import SampleSet
 from .models.model import Model
-from .protocol import parse_harness_output
-from .samples import SampleSet
 
 
 def reference_outputs(
@@ -66,7 +66,7 @@ def reference_outputs(
 def reference_arena(model: Model, cache: Cache) -> int:
     """The arena of the reference interpreter; its failures (e.g. an operator the wheel
     lacks) say that they are the reference's."""
-    from .config import RunConfig
+    from .core.config import RunConfig
 
     try:
         return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)

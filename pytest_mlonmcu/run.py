@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .artifacts import Artifact, Program, RunOutput
 from .backends import BACKENDS
-from .backends.base import Backend
-from .cache import Cache, atomic_write_text
-from .config import RunConfig
+from .core.artifacts import Artifact, Program, RunOutput
+from .core.cache import Cache, atomic_write_text
+from .core.components import Backend, Target
+from .core.config import RunConfig
+from .core.samples import SampleSet
+from .core.stages import Stage
 from .matrix import Case
 from .models.model import Model, ModelResolver
-from .samples import SampleSet
 from .session import portable
-from .stages import Stage
 from .targets import TARGETS
-from .targets.base import Target
 from .validation import ValidationMode, ValidationResult, validate
 
 if TYPE_CHECKING:
@@ -189,9 +188,7 @@ class Run:
         )
 
     def _stage_tune(self) -> None:
-        tune = getattr(self.backend, "tune", None)
-        if tune is not None:
-            tune(self.model, self.target, self._stage_dir("tune"))
+        self.backend.tune(self.model, self.target, self._stage_dir("tune"))
 
     def _stage_dir(self, name: str) -> Path:
         path = self.artifacts_dir / name

@@ -30,8 +30,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .cache import atomic_write_text
-from .errors import UsageError
+from .core.cache import atomic_write_text
+from .core.errors import UsageError
 
 MARKER = ".mlonmcu-run"
 SESSIONS_DIR = ".mlonmcu-sessions"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .cache import atomic_write_text
+from .core.cache import atomic_write_text
 from .core.records import RunRecord
 from .matrix import Case, case_from_id
 

@@ -12,12 +12,12 @@ import pytest
 from . import options
 from .backends import BACKENDS
 from .boards.registry import configure_boards
-from .cache import Cache
-from .config import RunConfig, check_keys, flatten, known_keys, parse_assignments
-from .errors import UsageError
+from .core.cache import Cache
+from .core.config import RunConfig, check_keys, flatten, known_keys, parse_assignments
+from .core.errors import UsageError
+from .core.stages import Stage
 from .features import FEATURES
 from .platforms import check_platform_targets
-from .stages import Stage
 from .targets import TARGETS
 
 # The benchmark suite: MLPerf Tiny.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import UsageError, ValidationError
+from .core.errors import UsageError, ValidationError
 
 
 @dataclass

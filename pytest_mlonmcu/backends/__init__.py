@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from ..registry import Registry
-from .base import Backend
+from ..core.components import Backend
+from ..core.registry import Registry
 
 BACKENDS: Registry[Backend] = Registry("backend")
 
 
 def register_builtin_backends() -> None:
-    from .cgen_backend import CgenBackend
-    from .tflmi import TflmiBackend
+    from .cgen.backend import CgenBackend
+    from .tflmi.backend import TflmiBackend
 
     for cls in (TflmiBackend, CgenBackend):
         BACKENDS.register(cls, replace=True)
     # TVM backends: their modules import no TVM; without apache-tvm they report
     # unavailable_reason() (a skip) instead of failing.
-    from .tvmaot import TvmAotBackend
-    from .tvmaotplus import TvmAotPlusBackend
-    from .tvmrt import TvmRtBackend
+    from .tvm.aot import TvmAotBackend
+    from .tvm.aotplus import TvmAotPlusBackend
+    from .tvm.rt import TvmRtBackend
 
     for cls in (TvmAotBackend, TvmAotPlusBackend, TvmRtBackend):
         BACKENDS.register(cls, replace=True)

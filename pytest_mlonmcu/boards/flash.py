@@ -39,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import proc
-from ..errors import MissingToolError, RunError, UsageError
+from ..core import proc
+from ..core.errors import MissingToolError, RunError, UsageError
 from .registry import Board
 
 TEMPLATES: dict[str, list[str]] = {

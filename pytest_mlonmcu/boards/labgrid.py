@@ -23,8 +23,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import proc
-from ..errors import RunError
+from ..core import proc
+from ..core.errors import RunError
 from .registry import Board
 
 CLIENT = "labgrid-client"

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from ..config import did_you_mean, parse_int
-from ..errors import UsageError
+from ..core.config import did_you_mean, parse_int
+from ..core.errors import UsageError
 
 BOARDS_FILE = Path(str(resources.files("pytest_mlonmcu") / "boards" / "boards.yml"))
 FLASH_METHODS = ("west", "openocd", "st-flash", "esptool", "qemu", "none")

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ..cache import default_cache_root
-from ..errors import MissingToolError, RunError
-from ..proc import check_timeout
+from ..core.cache import default_cache_root
+from ..core.errors import MissingToolError, RunError
+from ..core.proc import check_timeout
 
 BY_ID_DIR = Path("/dev/serial/by-id")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)

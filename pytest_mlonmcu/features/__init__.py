@@ -7,27 +7,9 @@ is a usage error that says why.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
-
-from ..errors import UsageError
-from ..registry import Registry
-
-if TYPE_CHECKING:
-    from ..backends.base import Backend
-    from ..targets.base import Target
-
-
-class Feature:
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    # Config keys (``<feature>.<key>``) its implementation reads, like a backend's.
-    config_keys: ClassVar[dict[str, str]] = {}
-
-    @classmethod
-    def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
-        """Why this feature cannot apply to ``backend`` on ``target``, or None."""
-        return None
-
+from ..core.components import Backend, Feature, Target
+from ..core.errors import UsageError
+from ..core.registry import Registry
 
 FEATURES: Registry[Feature] = Registry("feature")
 

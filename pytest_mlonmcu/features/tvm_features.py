@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import Feature
+from ..core.components import Feature
 
 if TYPE_CHECKING:
-    from ..backends.base import Backend
-    from ..targets.base import Target
+    from ..core.components import Backend, Target
 
 
 class _TvmFeature(Feature):

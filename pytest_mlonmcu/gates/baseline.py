@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypedDict, cast
 
-from ..cache import atomic_write_text
+from ..core.cache import atomic_write_text
+from ..core.errors import UsageError
 from ..core.numbers import Number, as_number, fmt_number, fmt_percent, percent_change
 from ..core.records import DeltaRecord, RunMetrics, RunRecord
-from ..errors import UsageError
 from .budgets import parse_limit
 
 BASELINE_KIND = "pytest-mlonmcu-baseline"

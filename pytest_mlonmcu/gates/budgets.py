@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import pytest
 
+from ..core.errors import UsageError
 from ..core.numbers import Number, fmt_number, fmt_percent, parse_size, percent_change
 from ..core.records import BudgetRecord
-from ..errors import UsageError
 
 BUDGET_MARKER = "budget"
 MARKER_HELP = (

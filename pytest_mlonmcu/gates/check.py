@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from ..core.errors import UsageError
 from ..core.numbers import as_number
 from ..core.records import ComparisonRecord, GateFields
-from ..errors import UsageError
-from ..stages import Stage
+from ..core.stages import Stage
 from .baseline import FAILING_VERDICTS, Delta, compare
 from .budgets import BudgetCheck
 from .settings import GATES_KEY, GateSettings

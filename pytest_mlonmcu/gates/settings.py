@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .. import options
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .baseline import Baseline, FailRule, parse_fail_on
 from .budgets import Budget, marker_budgets, parse_budget_expr, parse_pattern_budgets
 

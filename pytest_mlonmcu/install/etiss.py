@@ -28,18 +28,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..config import ComponentConfig, RunConfig
-from ..errors import MissingToolError
-from .sources import (
-    Progress,
-    Source,
-    SourceError,
-    local_source,
-    materialize,
-    source_identity,
-)
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.config import ComponentConfig, RunConfig
+from ..core.errors import MissingToolError
+from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
 
 UPSTREAM_URL = "https://github.com/tum-ei-eda/etiss"
 # ETISS 0.11.2 (2026-07-25). Only this abbreviated commit is recorded (the vendored snapshot's

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .. import proc
-from ..config import ComponentConfig
-from ..errors import MissingToolError
+from ..core import proc
+from ..core.config import ComponentConfig
+from ..core.errors import MissingToolError
 
 Progress = Callable[[str], None]
 TARBALL_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar")

@@ -12,7 +12,7 @@ Where the TFLM source comes from, first match wins:
 A tarball or clone is unpacked once into the cache (``tflm-src/<key>/src``); a directory is used
 in place. The source list is TFLM's own (``tools/make/sources.inc``, read by ``make`` through a
 tiny makefile), without ``debug_log.cc``: ``DebugLog``/``DebugVsnprintf`` come with each program
-(``backends/tflm/tflm_debug_log.cc``) so the library does not depend on the harness.
+(``backends/tflmi/tflm_debug_log.cc``) so the library does not depend on the harness.
 
 Each library variant is one cache entry ``tflm-lib/<key>`` (key = source identity, compiler,
 flags, features), built under the cache's lock with ``-j <cpus>`` parallel compiles and renamed
@@ -38,19 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..config import ComponentConfig, RunConfig
-from ..errors import MissingToolError
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.config import ComponentConfig, RunConfig
+from ..core.errors import MissingToolError
 from ..targets.toolchain import compiler_identity
-from .sources import (
-    Progress,
-    Source,
-    SourceError,
-    local_source,
-    materialize,
-    source_identity,
-)
+from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
 
 if TYPE_CHECKING:
     from ..targets.compiled import CompiledTarget
@@ -327,7 +320,7 @@ def _fetch(plan: _Plan, dest: Path, say: Progress) -> None:
 
 
 def _fetch_third_party(root: Path, say: Progress) -> None:
-    from .sources import _git  # the shared, non-interactive git runner
+    from .sources import _git
 
     downloads = root / DOWNLOADS_DIR
     downloads.mkdir(parents=True, exist_ok=True)
@@ -676,7 +669,7 @@ def compile_with_library(
         cmd = command(tmp)
         result = proc.run(cmd, timeout=proc.limit("compile"), what=f"compiling {source.name}")
         if result.returncode != 0:
-            from ..errors import CompileError
+            from ..core.errors import CompileError
 
             out = result.output.strip()
             raise CompileError(

@@ -32,18 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..config import ComponentConfig, RunConfig
-from ..errors import MissingToolError
-from .sources import (
-    Progress,
-    Source,
-    SourceError,
-    local_source,
-    materialize,
-    source_identity,
-)
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.config import ComponentConfig, RunConfig
+from ..core.errors import MissingToolError
+from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
 
 UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
 VERSION = "4.3.0"

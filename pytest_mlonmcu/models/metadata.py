@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ModelError
+from ..core.errors import ModelError
 
 _OP_NAMES: dict[int, str] | None = None
 _TYPE_NAMES: dict[int, str] | None = None

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..errors import ModelError
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.errors import ModelError
 from .metadata import ModelMetadata, read_metadata
 
 ZOO_PREFIX = "zoo:"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 
 class Platform:

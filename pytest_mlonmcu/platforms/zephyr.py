@@ -26,16 +26,16 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from .. import proc
-from ..cache import Cache, atomic_write_text, hash_key
-from ..errors import CompileError, MissingToolError
+from ..core import proc
+from ..core.cache import Cache, atomic_write_text, hash_key
+from ..core.errors import CompileError, MissingToolError
 from .base import Platform
 
 if TYPE_CHECKING:
-    from ..artifacts import Artifact
     from ..boards.registry import Board
+    from ..core.artifacts import Artifact
+    from ..core.samples import SampleSet
     from ..install.zephyr import ZephyrInstall
-    from ..samples import SampleSet
 
 TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "platforms" / "zephyr_app"))
 TEMPLATES = ("CMakeLists.txt", "prj.conf")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..registry import Registry
-from .base import Target
+from ..core.components import Target
+from ..core.registry import Registry
 
 TARGETS: Registry[Target] = Registry("target")
 

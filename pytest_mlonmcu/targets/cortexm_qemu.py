@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import Program
-from ..errors import RunError
-from ..protocol import HarnessReport
+from ..core.artifacts import Program
+from ..core.errors import RunError
+from ..core.protocol import HarnessReport
 from .compiled import HARNESS_DIR
 from .qemu_common import QemuTarget, gcc_finds, size_setting
 from .qemu_plugin import (

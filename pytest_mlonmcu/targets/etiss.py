@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from .. import proc
-from ..artifacts import Artifact, Program, RunOutput
-from ..errors import RunError, UsageError
+from ..core import proc
+from ..core.artifacts import Artifact, Program, RunOutput
+from ..core.errors import RunError, UsageError
+from ..core.protocol import parse_harness_output
 from ..install.etiss import EtissInstall, ensure_etiss, etiss_unavailable_reason
-from ..protocol import parse_harness_output
 from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
 from .riscv import ARCHES, CXX_HEADERS, MCAUSE_NAMES, RiscvArch, cxx_header_flags
 from .toolchain import Toolchain
 
 if TYPE_CHECKING:
-    from ..samples import SampleSet
+    from ..core.samples import SampleSet
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import Artifact, Program, RunOutput
-from ..errors import RunError
-from ..protocol import HarnessReport, parse_harness_output
+from ..core.artifacts import Artifact, Program, RunOutput
+from ..core.errors import RunError
+from ..core.protocol import HarnessReport, parse_harness_output
 from .callgrind import callgrind_command, callgrind_counts
 from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
 from .toolchain import Toolchain
 
 if TYPE_CHECKING:
-    from ..samples import SampleSet
+    from ..core.samples import SampleSet
 
 
 class HostX86(CompiledTarget):

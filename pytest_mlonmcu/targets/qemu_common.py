@@ -15,9 +15,9 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from .. import proc
-from ..artifacts import Program, RunOutput
-from ..errors import RunError, UsageError
+from ..core import proc
+from ..core.artifacts import Program, RunOutput
+from ..core.errors import RunError, UsageError
 from .compiled import CompiledTarget
 
 _HEX_FIELD = re.compile(r"(\w+)=(0x[0-9a-fA-F]+)")

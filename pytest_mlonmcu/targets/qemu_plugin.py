@@ -17,9 +17,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..errors import MissingToolError
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.errors import MissingToolError
 from .compiled import HARNESS_DIR
 from .toolchain import CommandLog, compiler_identity
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..artifacts import Program
+from ..core.artifacts import Program
 from .compiled import HARNESS_DIR
 from .qemu_common import QemuTarget, gcc_finds, size_setting
 from .riscv import ARCHES, MCAUSE_NAMES, PICOLIBC_INCLUDE, RiscvArch, cxx_header_flags

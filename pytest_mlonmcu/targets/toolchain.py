@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import proc
-from ..cache import Cache, hash_key
-from ..errors import CompileError
+from ..core import proc
+from ..core.cache import Cache, hash_key
+from ..core.errors import CompileError
 
 
 @dataclass

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from ..artifacts import Artifact, Program, RunOutput
 from ..boards import registry
 from ..boards.flash import (
     FlashImage,
@@ -66,17 +65,18 @@ from ..boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from ..config import ComponentConfig, parse_int, parse_timeout
-from ..errors import CompileError, MissingToolError, RunError, UsageError
-from ..metrics.elf import elf_sizes, symbol_addresses
-from ..protocol import HarnessReport, parse_harness_output
+from ..core.artifacts import Artifact, Program, RunOutput
+from ..core.config import ComponentConfig, parse_int, parse_timeout
+from ..core.elf import elf_sizes, symbol_addresses
+from ..core.errors import CompileError, MissingToolError, RunError, UsageError
+from ..core.protocol import HarnessReport, parse_harness_output
 from .compiled import COMMON_DIR, CompiledTarget, tail
 from .toolchain import Toolchain
 
 if TYPE_CHECKING:
+    from ..core.samples import SampleSet
     from ..install.zephyr import ZephyrInstall
     from ..platforms.zephyr import ZephyrOptions
-    from ..samples import SampleSet
 
 log = logging.getLogger(__name__)
 

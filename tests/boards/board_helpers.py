@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pytest_mlonmcu.artifacts import Program
-from pytest_mlonmcu.cache import Cache, default_cache_root
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.artifacts import Program
+from pytest_mlonmcu.core.cache import Cache, default_cache_root
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.targets import TARGETS, register_builtin_targets
 
 USER_CACHE = default_cache_root()  # before pytester moves HOME

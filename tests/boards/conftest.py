@@ -25,8 +25,8 @@ from board_helpers import (
 )
 
 from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV, Cache
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
 from pytest_mlonmcu.targets import register_builtin_targets
 
@@ -67,9 +67,9 @@ def run_session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def mps2_toycar(zephyr_ready: None, tmp_path_factory: pytest.TempPathFactory) -> BuiltProgram:
     """toycar (cgen) built for mps2_an385 once, run once the default way."""
-    from pytest_mlonmcu.backends.cgen_backend import CgenBackend
+    from pytest_mlonmcu.backends.cgen.backend import CgenBackend
+    from pytest_mlonmcu.core.samples import SampleSet
     from pytest_mlonmcu.models.model import ModelResolver
-    from pytest_mlonmcu.samples import SampleSet
 
     cache = Cache(USER_CACHE)
     dirs = [MLPERF_DIR] if MLPERF_DIR.is_dir() else []

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from board_helpers import make_target
 
-from pytest_mlonmcu.artifacts import Artifact
 from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.artifacts import Artifact
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.install.zephyr import discover_modules, install_at
 from pytest_mlonmcu.platforms import check_platform_targets
 from pytest_mlonmcu.platforms.zephyr import (
@@ -185,7 +185,7 @@ def test_install_at_discovers_modules(tmp_path: Path):
 def test_generated_application(tmp_path: Path):
     import numpy as np
 
-    from pytest_mlonmcu.samples import SampleSet
+    from pytest_mlonmcu.core.samples import SampleSet
     from pytest_mlonmcu.targets.compiled import COMMON_DIR
 
     install = install_at(_fake_zephyr(tmp_path / "ws"), "test")
@@ -238,7 +238,7 @@ def test_target_settings_and_flags():
         "platform": "zephyr",
     }
     # A bound target reads the board's keys too.
-    from pytest_mlonmcu.config import RunConfig
+    from pytest_mlonmcu.core.config import RunConfig
 
     cfg = RunConfig({"stm32f7.flash": "openocd", "stm32f746g_disco.timeout": "7"})
     t = TARGETS.get("stm32f746g_disco")(cfg.scoped("stm32f746g_disco"), f7.cache)
@@ -257,8 +257,8 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """zephyr.base > $ZEPHYR_BASE > zephyr.source > the vendored tarball > upstream (west)."""
     import tarfile
 
-    from pytest_mlonmcu.cache import Cache
-    from pytest_mlonmcu.config import RunConfig
+    from pytest_mlonmcu.core.cache import Cache
+    from pytest_mlonmcu.core.config import RunConfig
     from pytest_mlonmcu.install import zephyr as zinstall
 
     for var in ("ZEPHYR_BASE", "MLONMCU_ZEPHYR_SOURCE", "MLONMCU_VENDOR_DIR"):
@@ -290,7 +290,7 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_upstream_zephyr_fails_clearly_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from pytest_mlonmcu.cache import Cache
+    from pytest_mlonmcu.core.cache import Cache
     from pytest_mlonmcu.install import zephyr as zinstall
 
     for var in ("ZEPHYR_BASE", "MLONMCU_ZEPHYR_SOURCE", "MLONMCU_VENDOR_DIR"):

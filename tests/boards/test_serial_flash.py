@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from board_helpers import TRANSCRIPT, fake_tool, make_target, with_path
 
-from pytest_mlonmcu.artifacts import Program
 from pytest_mlonmcu.boards import registry
 from pytest_mlonmcu.boards.flash import FlashImage, FlashRequest, QemuInstance, flash_command
 from pytest_mlonmcu.boards.serial_io import (
@@ -25,7 +24,8 @@ from pytest_mlonmcu.boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from pytest_mlonmcu.errors import RunError
+from pytest_mlonmcu.core.artifacts import Program
+from pytest_mlonmcu.core.errors import RunError
 
 
 def test_port_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

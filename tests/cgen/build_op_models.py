@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pytest_mlonmcu.cache import atomic_write_bytes  # noqa: E402
+from pytest_mlonmcu.core.cache import atomic_write_bytes  # noqa: E402
 
 ACTS = {"none": lambda y: y, "relu": tf.nn.relu, "relu6": tf.nn.relu6}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from pytest_mlonmcu.cache import default_cache_root, hash_key
+from pytest_mlonmcu.core.cache import default_cache_root, hash_key
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # cgen_helpers, op_specs

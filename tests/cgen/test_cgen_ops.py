@@ -27,7 +27,7 @@ from op_specs import OP_SPECS, UNSUPPORTED_SPECS
 from pytest_mlonmcu.backends.cgen import generate
 from pytest_mlonmcu.backends.cgen.generator import KERNEL_DIR
 from pytest_mlonmcu.backends.cgen.model import read_model
-from pytest_mlonmcu.errors import BuildError, ModelError, UnsupportedOperatorError, UsageError
+from pytest_mlonmcu.core.errors import BuildError, ModelError, UnsupportedOperatorError, UsageError
 
 VARIANTS = ["optimized", "reference"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import MARKER, Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import MissingToolError
+from pytest_mlonmcu.core.cache import MARKER, Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import MissingToolError
 from pytest_mlonmcu.install.etiss import (
     ENV_INSTALL_DIR,
     ENV_SOURCE,
@@ -294,8 +294,8 @@ def test_build_pipeline_installs_into_the_cache(clean_env, tmp_path):
 def test_concurrent_installs_build_once(clean_env, tmp_path):
     src = fake_etiss_source(tmp_path / "src")
     code = (
-        "import sys; from pytest_mlonmcu.cache import Cache; "
-        "from pytest_mlonmcu.config import RunConfig; "
+        "import sys; from pytest_mlonmcu.core.cache import Cache; "
+        "from pytest_mlonmcu.core.config import RunConfig; "
         "from pytest_mlonmcu.install.etiss import ensure_etiss; "
         f"c = RunConfig({{'etiss.source': {str(src)!r}}}).scoped('etiss'); "
         f"i = ensure_etiss(c, lambda m: print(m, flush=True), cache=Cache({str(tmp_path / 'cache')!r})); "

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_mlonmcu.artifacts import Artifact, Program, RunOutput
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import CompileError, RunError
+from pytest_mlonmcu.core.artifacts import Artifact, Program, RunOutput
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import CompileError, RunError
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.install.etiss import ENV_INSTALL_DIR, ENV_SOURCE, ENV_VENDOR_DIR, VENDOR_TARBALL
-from pytest_mlonmcu.samples import SampleSet
 from pytest_mlonmcu.targets.compiled import COMMON_DIR
 from pytest_mlonmcu.targets.etiss import Etiss
 

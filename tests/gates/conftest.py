@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gates_helpers import FAKE_CONFTEST, Session, make_models
 
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
 
 # Resolved at import, before any pytester fixture has moved HOME.

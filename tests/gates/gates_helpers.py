@@ -20,9 +20,9 @@ FAKE_CONFTEST = """
 import json
 from pathlib import Path
 
-from pytest_mlonmcu.artifacts import Artifact, Program, RunOutput
-from pytest_mlonmcu.backends.base import Backend
-from pytest_mlonmcu.targets.base import Target
+from pytest_mlonmcu.core.artifacts import Artifact, Program, RunOutput
+from pytest_mlonmcu.core.components import Backend
+from pytest_mlonmcu.core.components import Target
 
 METRICS = Path(__file__).with_name("fake_metrics.json")
 

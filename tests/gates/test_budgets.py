@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gates_helpers import BENCH_TEST, FAKE, models_arg, nodeid, rid, write_metrics
 
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.gates.baseline import parse_fail_on
 from pytest_mlonmcu.gates.budgets import parse_budget_expr, parse_limit
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import (
+from pytest_mlonmcu.core.cache import (
     LOCK_TIMEOUT_ENV,
     MARKER,
     Cache,
     CacheLockTimeout,
     atomic_write_text,
 )
-from pytest_mlonmcu.errors import MlonmcuError
+from pytest_mlonmcu.core.errors import MlonmcuError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys, time
 from pathlib import Path
-from pytest_mlonmcu.cache import Cache
+from pytest_mlonmcu.core.cache import Cache
 
 def produce(tmp: Path) -> None:
     (tmp / "half-written").write_text("x")
@@ -201,7 +201,7 @@ def test_lock_timeout_comes_from_argument_cache_environment_then_kind(tmp_path, 
 
 
 def test_installers_take_only_completed_entries(tmp_path, monkeypatch):
-    from pytest_mlonmcu.config import RunConfig
+    from pytest_mlonmcu.core.config import RunConfig
     from pytest_mlonmcu.install import etiss
 
     for var in (etiss.ENV_INSTALL_DIR, etiss.ENV_SOURCE, etiss.ENV_VENDOR_DIR):

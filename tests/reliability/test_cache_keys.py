@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import Cache
+from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.install import tflm
 from pytest_mlonmcu.targets.compiled import harness_digest
 from pytest_mlonmcu.targets.host_x86 import HostX86
@@ -82,7 +82,7 @@ def test_tflm_library_key_follows_the_compiler(tmp_path):
 
 
 def test_build_identity_holds_toolchain_and_harness(tmp_path):
-    from pytest_mlonmcu.config import RunConfig
+    from pytest_mlonmcu.core.config import RunConfig
 
     target = HostX86(RunConfig().scoped("host_x86"), Cache(tmp_path))
     ident = target.build_identity()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.install import etiss, sources, tflm, zephyr
 from pytest_mlonmcu.install.sources import (
     SourceError,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mlonmcu.backends import BACKENDS, register_builtin_backends
-from pytest_mlonmcu.config import GENERAL_KEYS, RunConfig, check_keys, key_problem, known_keys
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.config import GENERAL_KEYS, RunConfig, check_keys, key_problem, known_keys
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.features import FEATURES, register_builtin_features
 from pytest_mlonmcu.options import OPTIONS, YML_KEYS, check_yml_keys
 from pytest_mlonmcu.targets import TARGETS, register_builtin_targets

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from pytest_mlonmcu.config import MAX_TIMEOUT, RunConfig, parse_int, parse_size, parse_timeout
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.config import MAX_TIMEOUT, RunConfig, parse_int, parse_size, parse_timeout
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.targets import TARGETS, register_builtin_targets
 
 # -- numbers ------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import tflite
 
-from pytest_mlonmcu.backends.cgen_backend import CgenBackend
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import BuildError, MlonmcuError
+from pytest_mlonmcu.backends.cgen.backend import CgenBackend
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import BuildError, MlonmcuError
 from pytest_mlonmcu.models.corrupt import KINDS, corrupt
 from pytest_mlonmcu.models.model import Model
 

@@ -11,10 +11,10 @@ import pytest
 import tflite
 
 from pytest_mlonmcu.backends import register_builtin_backends
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
-from pytest_mlonmcu.cache import Cache, default_cache_root
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import RunError, UnsupportedOperatorError
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
+from pytest_mlonmcu.core.cache import Cache, default_cache_root
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import RunError, UnsupportedOperatorError
 from pytest_mlonmcu.matrix import Case
 from pytest_mlonmcu.models.model import Model, ModelResolver
 from pytest_mlonmcu.reference import reference_arena

@@ -13,13 +13,9 @@ import numpy as np
 import pytest
 import tflite
 
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
-from pytest_mlonmcu.errors import ModelError
-from pytest_mlonmcu.models.metadata import (
-    MAX_INPUT_BYTES,
-    MAX_TENSOR_ELEMENTS,
-    read_metadata,
-)
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
+from pytest_mlonmcu.core.errors import ModelError
+from pytest_mlonmcu.models.metadata import MAX_INPUT_BYTES, MAX_TENSOR_ELEMENTS, read_metadata
 from pytest_mlonmcu.models.model import Model, ModelResolver, random_array
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
 
@@ -205,6 +201,6 @@ def test_a_huge_input_fails_its_own_test_at_load(pytester, monkeypatch):
     result.assert_outcomes(passed=1, failed=1)
     runs = {r["id"]: r for r in json.loads(report.read_text())["runs"]}
     failed = runs["huge-tflmi-host_x86"]
-    assert failed["reason"].startswith(f"pytest_mlonmcu.errors.ModelError: {huge}: ")
+    assert failed["reason"].startswith(f"pytest_mlonmcu.core.errors.ModelError: {huge}: ")
     assert "has 6400000000 elements, more than the limit" in failed["reason"]
     assert runs["zoo_toycar-tflmi-host_x86"]["outcome"] == "passed"

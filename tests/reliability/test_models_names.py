@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.backends.cgen_backend import CgenBackend
-from pytest_mlonmcu.backends.tflmi import (
+from pytest_mlonmcu.backends.cgen.backend import CgenBackend
+from pytest_mlonmcu.backends.tflmi.backend import (
     MODEL_DATA,
     MODEL_HEADER,
     OPS_HEADER,
@@ -21,8 +21,8 @@ from pytest_mlonmcu.backends.tflmi import (
     ops_header,
     write_model_data,
 )
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.ctext import c_comment_text, c_identifier_bytes
 from pytest_mlonmcu.models.model import Model
 from pytest_mlonmcu.targets.compiled import COMMON_DIR
@@ -105,7 +105,7 @@ def test_cgen_c_compiles_with_a_crafted_tensor_name(tmp_path):
 
 def test_tvm_c_compiles_with_a_crafted_tensor_name(tmp_path):
     from pytest_mlonmcu.backends.tvm import tvm_unavailable_reason
-    from pytest_mlonmcu.backends.tvmaot import TvmAotBackend
+    from pytest_mlonmcu.backends.tvm.aot import TvmAotBackend
 
     reason = tvm_unavailable_reason()
     if reason:

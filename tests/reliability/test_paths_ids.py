@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from spine.conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI
 
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.matrix import Case, _unique_labels, model_label
 from pytest_mlonmcu.rundirs import inside
 from pytest_mlonmcu.targets.zephyr_board import _write_script

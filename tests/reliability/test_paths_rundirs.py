@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from spine.conftest import FAST, USER_CACHE
 
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.rundirs import MARKER, SESSIONS_DIR, RunDirs
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import CompileError, MissingToolError
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import CompileError, MissingToolError
 from pytest_mlonmcu.install.etiss import (
     ENV_INSTALL_DIR,
     ENV_SOURCE,

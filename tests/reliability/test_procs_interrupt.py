@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
 
 from .procs_helpers import cmdline, eventually, in_session, kill_quietly, needs_proc, with_marker

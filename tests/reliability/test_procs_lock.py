@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mlonmcu.boards.serial_io import board_lock, lock_key
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV
-from pytest_mlonmcu.errors import RunError, UsageError
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV
+from pytest_mlonmcu.core.errors import RunError, UsageError
 
 
 def test_a_by_id_link_and_its_device_share_one_lock(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""pytest_mlonmcu.proc: every child in its own process group, killed with it on timeout, on
+"""pytest_mlonmcu.core.proc: every child in its own process group, killed with it on timeout, on
 error, on Ctrl-C, at exit, on SIGTERM and when the parent is SIGKILLed.
 
 The children are shell scripts that start a grandchild (``sleep 60``) and wait; each test
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu import proc
-from pytest_mlonmcu.errors import RunError, UsageError
+from pytest_mlonmcu.core import proc
+from pytest_mlonmcu.core.errors import RunError, UsageError
 from pytest_mlonmcu.targets.compiled import run_with_timeout
 
 from .procs_helpers import (

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_mlonmcu.errors import UsageError, ValidationError
+from pytest_mlonmcu.core.errors import UsageError, ValidationError
 from pytest_mlonmcu.validation import ValidationMode, validate
 
 NAN, INF = math.nan, math.inf

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mlonmcu.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
+from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache, default_cache_root
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
 
 # Resolved at import, before any pytester fixture has moved HOME.

@@ -7,7 +7,7 @@ import pytest
 from .conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI, TOYCAR
 
 REGISTER = """
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 from pytest_mlonmcu.targets.host_x86 import HostX86
 
 
@@ -77,7 +77,7 @@ def test_registered_components_are_known_names(pytester, run_plugin):
 def test_registering_a_taken_name_is_a_usage_error(pytester, run_plugin):
     pytester.makeconftest(
         """
-        from pytest_mlonmcu.backends.tflmi import TflmiBackend
+        from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 
         class Impostor(TflmiBackend):
             name = "tflmi"
@@ -144,7 +144,7 @@ def test_configure_run_hook_overrides_the_command_line(pytester, run_plugin):
 
 
 FEATURES = """
-from pytest_mlonmcu.features import Feature
+from pytest_mlonmcu.core.components import Feature
 
 
 class FastMath(Feature):

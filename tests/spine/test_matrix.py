@@ -12,7 +12,7 @@ from .conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
 
 EXTRA_COMPONENTS = """
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 from pytest_mlonmcu.targets.host_x86 import HostX86
 
 

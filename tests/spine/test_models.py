@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.errors import ModelError
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.errors import ModelError
 from pytest_mlonmcu.models.metadata import read_metadata
 from pytest_mlonmcu.models.model import ModelResolver
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
@@ -57,7 +57,7 @@ def test_bad_model_file_fails_only_its_own_test(pytester, run_plugin, toycar_cop
     assert session.record("zoo_toycar-tflmi-host_x86")["outcome"] == "passed"
     failed = session.record(f"{bad.stem}-tflmi-host_x86")
     assert failed["outcome"] == "failed"
-    assert failed["reason"].startswith(f"pytest_mlonmcu.errors.ModelError: {bad}: ")
+    assert failed["reason"].startswith(f"pytest_mlonmcu.core.errors.ModelError: {bad}: ")
     assert cause in failed["reason"]
 
 

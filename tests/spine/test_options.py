@@ -14,7 +14,7 @@ USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
 
 # Components named after the source that selects them, to see which source won.
 LEVEL_COMPONENTS = """
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 from pytest_mlonmcu.targets.host_x86 import HostX86
 
 

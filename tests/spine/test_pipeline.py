@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from pytest_mlonmcu.stages import Stage
+from pytest_mlonmcu.core.stages import Stage
 
 
 def test_stepwise(mlonmcu_run):
@@ -80,7 +80,7 @@ def test_failed_stage_is_recorded_as_failed(pytester, run_plugin):
 def test_session_until_is_the_default_of_process(pytester, run_plugin):
     pytester.makepyfile(
         test_m="""
-        from pytest_mlonmcu.stages import Stage
+        from pytest_mlonmcu.core.stages import Stage
 
         def test_default_until(mlonmcu_run):
             assert mlonmcu_run.default_until is Stage.COMPILE

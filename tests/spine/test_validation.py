@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.errors import UsageError, ValidationError
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.errors import UsageError, ValidationError
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.models.model import ModelResolver
 from pytest_mlonmcu.reference import reference_arena, reference_outputs
-from pytest_mlonmcu.samples import SampleSet
 from pytest_mlonmcu.validation import ValidationMode, validate
 
 from .conftest import BENCH_TEST, HOST, NO_CALLGRIND, USER_CACHE, use_data

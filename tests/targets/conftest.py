@@ -12,10 +12,10 @@ from collections.abc import Callable
 import pytest
 from target_helpers import PROGRAMS
 
-from pytest_mlonmcu.artifacts import Artifact, Program
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.samples import SampleSet
+from pytest_mlonmcu.core.artifacts import Artifact, Program
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.targets.compiled import CompiledTarget
 
 

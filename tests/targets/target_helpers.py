@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_mlonmcu.artifacts import Program, RunOutput
-from pytest_mlonmcu.metrics.elf import RESERVATION_SECTIONS
-from pytest_mlonmcu.samples import SampleSet
+from pytest_mlonmcu.core.artifacts import Program, RunOutput
+from pytest_mlonmcu.core.elf import RESERVATION_SECTIONS
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.targets.compiled import CompiledTarget
 
 PROGRAMS = Path(__file__).parent / "programs"

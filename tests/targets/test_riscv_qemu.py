@@ -18,8 +18,8 @@ from target_helpers import (
     run,
 )
 
-from pytest_mlonmcu.errors import CompileError, RunError
-from pytest_mlonmcu.samples import SampleSet
+from pytest_mlonmcu.core.errors import CompileError, RunError
+from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
 
 ARCHES = ["rv32gc", "rv32imc"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlonmcu.backends.cgen_backend import CgenBackend
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
+from pytest_mlonmcu.backends.cgen.backend import CgenBackend
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 from pytest_mlonmcu.features import FEATURES, register_builtin_features
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
 from pytest_mlonmcu.targets.etiss import Etiss

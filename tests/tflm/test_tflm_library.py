@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tflm_helpers import VENDOR_DIR
 
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.install import tflm
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
 from pytest_mlonmcu.targets.etiss import Etiss

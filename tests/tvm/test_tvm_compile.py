@@ -12,13 +12,13 @@ import pytest
 
 from conftest import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
 from pytest_mlonmcu.backends import tvm as tvm_pkg
+from pytest_mlonmcu.backends.tvm.aot import TvmAotBackend
+from pytest_mlonmcu.backends.tvm.aotplus import TvmAotPlusBackend
 from pytest_mlonmcu.backends.tvm.backend import run_compile
 from pytest_mlonmcu.backends.tvm.options import TvmOptions
-from pytest_mlonmcu.backends.tvmaot import TvmAotBackend
-from pytest_mlonmcu.backends.tvmaotplus import TvmAotPlusBackend
-from pytest_mlonmcu.cache import Cache
-from pytest_mlonmcu.config import RunConfig
-from pytest_mlonmcu.errors import BuildError
+from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import BuildError
 from pytest_mlonmcu.models.model import Model
 
 HARNESS_COMMON = Path(tvm_pkg.__file__).resolve().parents[2] / "harness" / "common"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import mlperf_or_skip, run_bench, tvm_or_skip
 from pytest_mlonmcu.backends import BACKENDS, register_builtin_backends
-from pytest_mlonmcu.errors import UsageError
+from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.features import FEATURES, check_features, register_builtin_features
 from pytest_mlonmcu.targets.host_x86 import HostX86
 

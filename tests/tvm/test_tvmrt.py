@@ -69,7 +69,7 @@ def test_tvmrt_toycar_is_exact_and_counted(tmp_path: Path) -> None:
 
 
 def test_tvmrt_only_on_the_host() -> None:
-    from pytest_mlonmcu.backends.tvmrt import TvmRtBackend
+    from pytest_mlonmcu.backends.tvm.rt import TvmRtBackend
     from pytest_mlonmcu.targets.host_x86 import HostX86
     from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
 

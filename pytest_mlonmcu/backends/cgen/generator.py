@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...cache import atomic_write_text
+from ...core.cache import atomic_write_text
+from ...core.errors import BuildError, UsageError
 from ...ctext import c_comment_text
-from ...errors import BuildError, UsageError
 from . import cemit
 from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, Lowering

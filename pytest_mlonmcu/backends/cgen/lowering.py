@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...errors import BuildError, UnsupportedOperatorError
+from ...core.errors import BuildError, UnsupportedOperatorError
 from . import quant
 from .cemit import CodeBuilder, in_ptr, out_ptr
 from .model import Graph, Operator, Tensor

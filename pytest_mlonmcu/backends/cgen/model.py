@@ -10,7 +10,7 @@ import tflite
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.TensorType import TensorType
 
-from ...errors import BuildError
+from ...core.errors import BuildError
 from ...models.metadata import ReadContext, read_metadata
 
 _OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}

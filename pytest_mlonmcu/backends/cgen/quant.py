@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ...errors import BuildError
+from ...core.errors import BuildError
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1

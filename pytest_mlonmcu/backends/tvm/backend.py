@@ -10,19 +10,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from ... import proc
-from ...artifacts import Artifact
-from ...cache import Cache, hash_key
-from ...config import ComponentConfig
-from ...errors import BuildError, naming_model
-from ..base import Backend
+from ...core import proc
+from ...core.artifacts import Artifact
+from ...core.cache import Cache, hash_key
+from ...core.components import Backend
+from ...core.config import ComponentConfig
+from ...core.errors import BuildError, naming_model
 from . import RUNTIME_DIR, tvm_include_dirs, tvm_unavailable_reason, tvm_version
-from .compile import EXIT_ERROR  # (compile.py imports TVM only inside its functions)
+from .compile import EXIT_ERROR
 from .options import TvmOptions
 
 if TYPE_CHECKING:
+    from ...core.components import Target
     from ...models.model import Model
-    from ...targets.base import Target
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Bump when the generated code changes in a way the source digest cannot see.

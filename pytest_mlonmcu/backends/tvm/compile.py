@@ -148,7 +148,7 @@ def compile_vm(data: bytes, opts: TvmOptions, out: Path) -> dict:
     import tvm
     from tvm import relax
 
-    from ... import proc
+    from ...core import proc
     from . import RUNTIME_DIR, tvm_include_dirs
 
     out.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,7 @@ def interpreter_with_inputs(runner: dict, inputs: list[np.ndarray]) -> RelaxRunn
 
 
 def run(build: Path, inputs_path: Path, invoke_runs: int = 1) -> None:
-    from pytest_mlonmcu.samples import SampleSet
+    from pytest_mlonmcu.core.samples import SampleSet
 
     r = RelaxRunner(build)
     out = sys.stdout

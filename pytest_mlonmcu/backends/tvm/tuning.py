@@ -23,13 +23,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...cache import atomic_write_text, hash_key
-from ...errors import MlonmcuError
-from ...samples import SampleSet
+from ...core.cache import atomic_write_text, hash_key
+from ...core.errors import MlonmcuError
+from ...core.samples import SampleSet
 
 if TYPE_CHECKING:
+    from ...core.components import Target
     from ...models.model import Model
-    from ...targets.base import Target
     from .backend import TvmAotBase
     from .options import TvmOptions
 

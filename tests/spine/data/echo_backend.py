@@ -4,8 +4,8 @@ Its program implements ``harness/common/mlif.h`` and copies the input bytes to t
 output (wrapping around): a real compiled backend whose outputs are wrong.
 """
 
-from pytest_mlonmcu.artifacts import Artifact
-from pytest_mlonmcu.backends.base import Backend
+from pytest_mlonmcu.core.artifacts import Artifact
+from pytest_mlonmcu.core.components import Backend
 
 ECHO_C = """
 #include <stddef.h>

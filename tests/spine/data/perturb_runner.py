@@ -13,7 +13,7 @@ import contextlib
 import io
 import sys
 
-from pytest_mlonmcu.backends import tflmi_runner
+from pytest_mlonmcu.backends.tflmi import runner as tflmi_runner
 
 SAMPLE, OUTPUT, ELEMENT, STEP = 1, 0, 5, 3
 

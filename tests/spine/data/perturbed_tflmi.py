@@ -4,7 +4,7 @@ The runner module (perturb_runner.py) must sit next to this conftest: pytester p
 its directory on PYTHONPATH, and the target starts the runner with ``python -m``.
 """
 
-from pytest_mlonmcu.backends.tflmi import TflmiBackend
+from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 
 
 class PerturbedTflmi(TflmiBackend):

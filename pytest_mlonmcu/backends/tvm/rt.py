@@ -12,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import Artifact
-from .tvm import rt_runner_info
-from .tvm.backend import LAYOUT_NCHW, TvmAotBase, cached_compile
-from .tvm.options import TvmOptions
+from ...core.artifacts import Artifact
+from . import rt_runner_info
+from .backend import LAYOUT_NCHW, TvmAotBase, cached_compile
+from .options import TvmOptions
 
 if TYPE_CHECKING:
-    from ..models.model import Model
-    from ..targets.base import Target
+    from ...core.components import Target
+    from ...models.model import Model
 
 
 class TvmRtBackend(TvmAotBase):

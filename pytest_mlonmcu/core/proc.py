@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .config import parse_timeout  # stdlib + errors only, like this module
+from .config import parse_timeout
 from .errors import MlonmcuError
 
 # Default limits of the plugin's own child processes, by kind (seconds).

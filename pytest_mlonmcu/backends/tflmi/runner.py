@@ -1,11 +1,11 @@
 """Runs a model in the TFLM interpreter of the tflite-micro wheel, in its own process.
 
-    python -m pytest_mlonmcu.backends.tflmi_runner arena MODEL
+    python -m pytest_mlonmcu.backends.tflmi.runner arena MODEL
         print the smallest arena (bytes) with which AllocateTensors succeeds (or exit 3 with
         TFLM's messages as JSON when it fails for another reason, e.g. a missing operator)
-    python -m pytest_mlonmcu.backends.tflmi_runner setup MODEL ARENA
+    python -m pytest_mlonmcu.backends.tflmi.runner setup MODEL ARENA
         create the interpreter only (callgrind counts AllocateTensors); prints MLIF setup/done
-    python -m pytest_mlonmcu.backends.tflmi_runner run MODEL ARENA INPUTS.npz WORKDIR
+    python -m pytest_mlonmcu.backends.tflmi.runner run MODEL ARENA INPUTS.npz WORKDIR
         run every sample and print the harness protocol (protocol.py)
 
 A separate process keeps the C++ library's stderr and memory out of pytest's, and
@@ -163,7 +163,7 @@ def setup_failure(exc: BaseException) -> str:
 
 
 def _load_inputs(path: Path) -> list[list[np.ndarray]]:
-    from pytest_mlonmcu.samples import SampleSet
+    from pytest_mlonmcu.core.samples import SampleSet
 
     return SampleSet.load(path)
 

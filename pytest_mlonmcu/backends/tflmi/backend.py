@@ -7,7 +7,7 @@ the smallest with which AllocateTensors succeeds (found by search, cached), or
 
 On the bare-metal targets (riscv and arm families) it is TFLM built from source for the
 target (``install/tflm.py``, one cached library per target variant and feature set) and a
-program made of ``backends/tflm/tflmi_glue.cc`` (mlif.h: init = interpreter construction +
+program made of ``backends/tflmi/tflmi_glue.cc`` (mlif.h: init = interpreter construction +
 AllocateTensors, invoke = Invoke), the model as a const array in ROM and a static arena. The
 arena is the smallest that works on that target: a probe build of the same program finds it by
 bisection in one simulator run (cached per model, target and library), or ``tflmi.arena_size``.
@@ -22,31 +22,30 @@ import shlex
 import shutil
 import signal
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import proc
-from ..artifacts import Artifact
-from ..cache import atomic_write_text, hash_key
-from ..config import ComponentConfig
-from ..ctext import c_comment_text
-from ..errors import BuildError, RunError, UnsupportedOperatorError, naming_model
-from ..targets.compiled import COMMON_DIR
-from . import tflmi_runner
-from .base import Backend
+from ...core import proc
+from ...core.artifacts import Artifact
+from ...core.cache import atomic_write_text, hash_key
+from ...core.components import Backend
+from ...core.config import ComponentConfig
+from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
+from ...ctext import c_comment_text
+from ...targets.compiled import COMMON_DIR
+from . import runner as tflmi_runner
 
 if TYPE_CHECKING:
-    from ..install.tflm import TflmLibrary
-    from ..models.model import Model
-    from ..targets.base import Target
-    from ..targets.compiled import CompiledTarget
+    from ...core.components import Target
+    from ...install.tflm import TflmLibrary
+    from ...models.model import Model
+    from ...targets.compiled import CompiledTarget
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "backends" / "tflm"))
+TEMPLATE_DIR = Path(__file__).resolve().parent  # the glue sources beside this file
 TEMPLATES = (
     "tflmi_glue.cc",
     "tflmi_glue.h",
@@ -141,7 +140,7 @@ class TflmiBackend(Backend):
         return ComponentConfig("tflm", self.config._config)  # same run, sibling scope
 
     def library(self, target: CompiledTarget) -> TflmLibrary:
-        from ..install.tflm import ensure_tflm_library, spec_for_target
+        from ...install.tflm import ensure_tflm_library, spec_for_target
 
         spec = spec_for_target(target, self.features)
         # Progress goes to the log (shown for failing tests); `python -m pytest_mlonmcu install
@@ -150,7 +149,7 @@ class TflmiBackend(Backend):
 
     def check_operators(self, model: Model) -> list[str]:
         """The resolver methods for the model's operators; unknown ones fail the build."""
-        from ..install.tflm import resolver_operators, source_tree
+        from ...install.tflm import resolver_operators, source_tree
 
         ops = resolver_operators(source_tree(self.tflm_config(), self.cache, log.info))
         methods: list[str] = []
@@ -170,7 +169,7 @@ class TflmiBackend(Backend):
         return methods
 
     def _build_compiled(self, model: Model, target: CompiledTarget, work_dir: Path) -> Artifact:
-        from ..install.tflm import compile_with_library
+        from ...install.tflm import compile_with_library
 
         methods = self.check_operators(model)  # before the (long) library build
         lib = self.library(target)
@@ -222,7 +221,7 @@ class TflmiBackend(Backend):
         self, model: Model, target: CompiledTarget, lib: TflmLibrary, glue: Path, work_dir: Path
     ) -> int:
         """The smallest arena AllocateTensors accepts on ``target`` (one probe run, cached)."""
-        from ..samples import SampleSet
+        from ...core.samples import SampleSet
 
         templates = [TEMPLATE_DIR / n for n in TEMPLATES]
         key = hash_key(

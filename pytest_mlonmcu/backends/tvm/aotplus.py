@@ -8,7 +8,7 @@ Metrics: ``arena_bytes`` (the arena) and ``workspace_bytes`` (the kernels' pool)
 
 from __future__ import annotations
 
-from .tvm.backend import TvmAotBase
+from .backend import TvmAotBase
 
 
 class TvmAotPlusBackend(TvmAotBase):

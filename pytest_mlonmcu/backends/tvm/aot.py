@@ -9,7 +9,7 @@ TVM runs in a subprocess; builds are cached by content hash.
 
 from __future__ import annotations
 
-from .tvm.backend import TvmAotBase
+from .backend import TvmAotBase
 
 
 class TvmAotBackend(TvmAotBase):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import Artifact
-from ..errors import naming_model
-from .base import Backend
+from ...core.artifacts import Artifact
+from ...core.components import Backend
+from ...core.errors import naming_model
 
 if TYPE_CHECKING:
-    from ..models.model import Model
-    from ..targets.base import Target
+    from ...core.components import Target
+    from ...models.model import Model
 
 
 class CgenBackend(Backend):
@@ -26,7 +26,7 @@ class CgenBackend(Backend):
     config_keys = {"variant": "optimized (or reference: plain kernels for comparison)"}
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
-        from .cgen.generator import generate
+        from .generator import generate
 
         variant = self.config.get_choice("variant", ["optimized", "reference"], "optimized")
         with naming_model(model.path):

@@ -20,8 +20,8 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .core.numbers import parse_size
 from .errors import UsageError
+from .numbers import parse_size
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}

@@ -1,0 +1,122 @@
+"""The base classes of the components: ``Target``, ``Backend`` and ``Feature``.
+
+A backend turns a model into an artifact for a target; a target turns an artifact into a
+program and runs it; a feature is an option of a run that a backend or target implements.
+Each concrete component lives in its own file and is registered by name (core/registry.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from .artifacts import Artifact, Program, RunOutput
+from .cache import Cache
+from .config import ComponentConfig
+
+if TYPE_CHECKING:
+    from ..models.model import Model
+    from .samples import SampleSet
+
+
+class Target:
+    """One place to run a model (a simulator, the host, a board).
+
+    A subclass names its toolchain, flags, simulator and how it counts. It is
+    created per run with its scoped configuration (``<name>.<key>`` settings).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # "riscv", "arm" or "x86": backends and features check compatibility with it.
+    family: ClassVar[str] = ""
+    # Documented config keys and their defaults (shown by --mlonmcu-list).
+    config_keys: ClassVar[dict[str, str]] = {}
+    # Executables this target needs, with the Debian package that has them.
+    required_tools: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
+        self.features = tuple(features)
+
+    # -- availability -----------------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        """Why this target cannot run here (a skip reason), or None."""
+        missing = {t: p for t, p in self.required_tools.items() if shutil.which(t) is None}
+        if missing:
+            pkgs = " ".join(sorted(set(missing.values())))
+            return (
+                f"target {self.name}: missing {', '.join(sorted(missing))} "
+                f"(install with: apt-get install {pkgs})"
+            )
+        return None
+
+    # -- stages -----------------------------------------------------------------
+    def compile(self, artifact: Artifact, samples: SampleSet, work_dir: Path) -> Program:
+        raise NotImplementedError
+
+    def run(self, program: Program, work_dir: Path) -> RunOutput:
+        raise NotImplementedError
+
+    def timeout(self) -> float:
+        return self.config.get_timeout("timeout", 120.0)
+
+    def identity(self) -> dict[str, str]:
+        """What makes this target's builds differ (for cache keys and reports)."""
+        return {"target": self.name}
+
+
+class Backend:
+    """One way to deploy a model (an interpreter, a code generator, a compiler)."""
+
+    name: ClassVar[str] = ""
+    framework: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # Target families this backend can produce artifacts for; None = every family.
+    families: ClassVar[frozenset[str] | None] = None
+    # Default validation against the TFLM reference: "exact", "atol=N" or "topk=K".
+    validation: ClassVar[str] = "exact"
+    config_keys: ClassVar[dict[str, str]] = {}
+    # Features (e.g. "cmsisnn") this backend understands.
+    features: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
+        self.features = tuple(features)
+
+    @classmethod
+    def supports(cls, target_cls: type[Target]) -> bool:
+        return cls.families is None or target_cls.family in cls.families
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot be used here (a skip reason), or None."""
+        return None
+
+    def tune(self, model: Model, target: Target, work_dir: Path) -> None:
+        """The tune stage: search settings for ``model`` on ``target`` (default: nothing)."""
+
+    def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
+        raise NotImplementedError
+
+
+class Feature:
+    """An option of a run (e.g. ``cmsisnn``) with a compatibility check."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # Config keys (``<feature>.<key>``) its implementation reads, like a backend's.
+    config_keys: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
+        """Why this feature cannot apply to ``backend`` on ``target``, or None."""
+        return None

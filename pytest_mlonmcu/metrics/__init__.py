@@ -1,1 +1,0 @@
-"""Metrics read from build products and run logs."""

@@ -40,22 +40,28 @@ from typing import TYPE_CHECKING
 
 from ..core import proc
 from ..core.cache import Cache, hash_key
-from ..core.config import ComponentConfig, RunConfig
+from ..core.config import ComponentConfig
 from ..core.errors import MissingToolError
 from ..targets.toolchain import compiler_identity
-from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
+from .base import Installer, InstallError, Pin, Plan
+from .sources import VENDOR_DIR_ENV, Progress, Source, SourceError, materialize, source_identity
 
 if TYPE_CHECKING:
     from ..targets.compiled import CompiledTarget
 
-UPSTREAM_URL = "https://github.com/tensorflow/tflite-micro"
 # 2026-08-20. Only this abbreviated commit is recorded (the vendored snapshot's name and its
 # VENDORED.md; the snapshot has no .git); the snapshot itself is pinned by digest.
-PINNED_COMMIT = "90b983c2"
-VENDOR_TARBALL = f"tflm-{PINNED_COMMIT}-src.tar.xz"
-VENDOR_SHA256 = "bad5db974994d6e2bcf1a63976cbde2b081f31768098fe7b5976a4be7552b1e3"
+PIN = Pin(
+    upstream="https://github.com/tensorflow/tflite-micro",
+    revision="90b983c2",
+    vendor_tarball="tflm-90b983c2-src.tar.xz",
+    vendor_sha256="bad5db974994d6e2bcf1a63976cbde2b081f31768098fe7b5976a4be7552b1e3",
+)
 ENV_SOURCE = "MLONMCU_TFLM_SOURCE"
-ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
+_SOURCE_HINT = (
+    f"set {VENDOR_DIR_ENV} to a directory holding {PIN.vendor_tarball}, or {ENV_SOURCE} "
+    "(or tflm.source) to a TFLM tarball or checkout with its third-party downloads"
+)
 METADATA = "mlonmcu-tflm.json"
 LIBRARY_NAME = "libtflm.a"
 
@@ -127,8 +133,10 @@ RECIPE_VERSION = 1
 _FAILED: dict[str, MissingToolError] = {}
 
 
-class TflmInstallError(MissingToolError):
+class TflmInstallError(InstallError):
     """The TFLM source could not be found, fetched or built."""
+
+    component = "tflm"
 
 
 # -- what a library variant depends on ------------------------------------------------------
@@ -195,44 +203,14 @@ def opt_flags_of(cflags: Sequence[str]) -> tuple[str, ...]:
     return tuple(opts[-1:]) or ("-O2",)
 
 
-# -- where the source comes from ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    source: Source
-    origin: str  # for messages: "$MLONMCU_VENDOR_DIR/tflm-...", "tflm.source=..."
-
-
-def _config(config: ComponentConfig | None) -> ComponentConfig:
-    return config if config is not None else RunConfig().scoped("tflm")
-
-
-def _plan(config: ComponentConfig) -> _Plan:
-    try:
-        source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
-    except SourceError as exc:
-        text, origin = config.setting("source", ENV_SOURCE)
-        raise TflmInstallError(f"{origin}: {exc}" if text else f"TFLM source: {exc}") from exc
-    if source is None:
-        return _Plan(Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream")
-    return _Plan(source, origin)
-
-
-def _source_key(plan: _Plan) -> str:
-    return hash_key("tflm-src", source_identity(plan.source), [t.__dict__ for t in THIRD_PARTY])
+# -- the library's key ----------------------------------------------------------------------
 
 
 def library_key(spec: LibrarySpec, config: ComponentConfig | None = None) -> str:
     """The cache key of ``spec``'s library (cheap: no unpacking, no compiling)."""
-    plan = _plan(_config(config))
-    return hash_key("tflm-lib", RECIPE_VERSION, source_identity(plan.source), spec.identity())
-
-
-_SOURCE_HINT = (
-    f"set {ENV_VENDOR_DIR} to a directory holding {VENDOR_TARBALL}, or {ENV_SOURCE} "
-    "(or tflm.source) to a TFLM tarball or checkout with its third-party downloads"
-)
+    source = TflmInstaller(config).plan().source
+    assert source is not None
+    return hash_key("tflm-lib", RECIPE_VERSION, source_identity(source), spec.identity())
 
 
 # -- the source tree -------------------------------------------------------------------------
@@ -269,42 +247,67 @@ def _third_party_dir(root: Path) -> Path | None:
     return None
 
 
+def _checked_tree(root: Path, origin: str) -> SourceTree:
+    if not (root / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
+        raise TflmInstallError(f"{origin}: {root} is not a TensorFlow Lite Micro source tree")
+    third_party = _third_party_dir(root)
+    if third_party is None:
+        raise TflmInstallError(
+            f"{origin}: {root} lacks the third-party code (flatbuffers, gemmlowp, ruy, "
+            f"CMSIS-NN, CMSIS) in third_party/ or {DOWNLOADS_DIR}/",
+            hint="run `make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads` "
+            f"in the checkout, or {_SOURCE_HINT}",
+        )
+    return SourceTree(root, third_party, origin)
+
+
+class TflmInstaller(Installer[SourceTree]):
+    """The TFLM source tree: a directory used in place, else unpacked or cloned into the cache."""
+
+    name = "tflm"
+    kind = "tflm-src"
+    title = "TFLM"
+    pin = PIN
+    source_env = ENV_SOURCE
+    producing = "preparing the source"
+    attempt = "attempt"
+    offline_advice = _SOURCE_HINT
+
+    def local_source(self) -> tuple[Source | None, str]:
+        try:
+            return super().local_source()
+        except SourceError as exc:
+            text, origin = self.config.setting("source", ENV_SOURCE)
+            raise TflmInstallError(f"{origin}: {exc}" if text else f"TFLM source: {exc}") from exc
+
+    def source_plan(self, source: Source, origin: str) -> Plan[SourceTree]:
+        if source.kind == "directory":
+            tree = _checked_tree(Path(source.location), origin)
+            return Plan(installed=tree, source=source, origin=origin)
+        return super().source_plan(source, origin)
+
+    def key(self, source: Source) -> str:
+        return hash_key("tflm-src", source_identity(source), [t.__dict__ for t in THIRD_PARTY])
+
+    def at_entry(self, entry: Path, plan: Plan[SourceTree]) -> SourceTree:
+        return _checked_tree(entry / "src", plan.origin)
+
+    def produce(self, plan: Plan[SourceTree], dest: Path, say: Progress) -> None:
+        _fetch(plan, dest, say)
+
+
 def source_tree(
     config: ComponentConfig | None = None,
     cache: Cache | None = None,
     progress: Progress | None = None,
 ) -> SourceTree:
     """The TFLM source tree, unpacked or cloned into the cache on first use."""
-    cache = cache or Cache()
-    say = progress or (lambda _m: None)
-    plan = _plan(_config(config))
-    if plan.source.kind == "directory":
-        root = Path(plan.source.location)
-    else:
-        key = _source_key(plan)
-        if key in _FAILED:
-            raise _FAILED[key]
-        try:
-            entry = cache.get_or_create("tflm-src", key, lambda tmp: _fetch(plan, tmp, say))
-        except MissingToolError as exc:
-            _FAILED[key] = exc
-            raise
-        root = entry / "src"
-    if not (root / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
-        raise TflmInstallError(f"{plan.origin}: {root} is not a TensorFlow Lite Micro source tree")
-    third_party = _third_party_dir(root)
-    if third_party is None:
-        raise TflmInstallError(
-            f"{plan.origin}: {root} lacks the third-party code (flatbuffers, gemmlowp, ruy, "
-            f"CMSIS-NN, CMSIS) in third_party/ or {DOWNLOADS_DIR}/",
-            hint="run `make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads` "
-            f"in the checkout, or {_SOURCE_HINT}",
-        )
-    return SourceTree(root, third_party, plan.origin)
+    return TflmInstaller(config, cache).ensure(progress)
 
 
-def _fetch(plan: _Plan, dest: Path, say: Progress) -> None:
+def _fetch(plan: Plan[SourceTree], dest: Path, say: Progress) -> None:
     """Unpack or clone ``plan.source`` (+ third-party code for clones) into ``dest/src``."""
+    assert plan.source is not None
     try:
         root = materialize(
             plan.source, dest / "unpack", submodules=[], progress=lambda m: say(f"tflm: {m}")
@@ -470,7 +473,6 @@ def ensure_tflm_library(
     """
     cache = cache or Cache()
     say = progress or (lambda _m: None)
-    config = _config(config)
     key = library_key(spec, config)
     if key in _FAILED:
         raise _FAILED[key]

@@ -11,11 +11,12 @@ from tflm_helpers import VENDOR_DIR
 from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.install import tflm
+from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
 from pytest_mlonmcu.targets.etiss import Etiss
 from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
 
-TARBALL = VENDOR_DIR / tflm.VENDOR_TARBALL
+TARBALL = VENDOR_DIR / tflm.PIN.vendor_tarball
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def vendored(monkeypatch_module) -> Path:
     if not TARBALL.is_file():
         pytest.skip(f"no {TARBALL}")
     monkeypatch_module.delenv(tflm.ENV_SOURCE, raising=False)
-    monkeypatch_module.setenv(tflm.ENV_VENDOR_DIR, str(VENDOR_DIR))
+    monkeypatch_module.setenv(VENDOR_DIR_ENV, str(VENDOR_DIR))
     return TARBALL
 
 
@@ -107,13 +108,14 @@ def test_library_is_built_once_and_reused(vendored):
 
 
 def test_unreachable_upstream_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv(tflm.ENV_VENDOR_DIR, raising=False)
-    monkeypatch.setenv(tflm.ENV_SOURCE, f"file://{tmp_path}/no-such-repo@{tflm.PINNED_COMMIT}")
+    monkeypatch.delenv(VENDOR_DIR_ENV, raising=False)
+    monkeypatch.setenv(tflm.ENV_SOURCE, f"file://{tmp_path}/no-such-repo@{tflm.PIN.revision}")
     with pytest.raises(tflm.TflmInstallError) as err:
         tflm.source_tree(cache=Cache(tmp_path / "cache"))
+    assert err.value.component == "tflm"
     text = str(err.value)
     assert "cannot get the TFLM source" in text and "no-such-repo" in text
-    assert tflm.ENV_VENDOR_DIR in text  # says how to do without the code host
+    assert VENDOR_DIR_ENV in text  # says how to do without the code host
 
 
 def test_a_directory_source_without_third_party_code_is_named(tmp_path, monkeypatch):
@@ -127,11 +129,11 @@ def test_a_directory_source_without_third_party_code_is_named(tmp_path, monkeypa
 
 def test_default_without_vendor_dir_is_upstream(monkeypatch):
     monkeypatch.delenv(tflm.ENV_SOURCE, raising=False)
-    monkeypatch.delenv(tflm.ENV_VENDOR_DIR, raising=False)
-    plan = tflm._plan(RunConfig().scoped("tflm"))
+    monkeypatch.delenv(VENDOR_DIR_ENV, raising=False)
+    plan = tflm.TflmInstaller(RunConfig().scoped("tflm")).plan()
     assert (plan.source.kind, plan.source.location, plan.source.revision) == (
         "git",
-        tflm.UPSTREAM_URL,
-        tflm.PINNED_COMMIT,
+        tflm.PIN.upstream,
+        tflm.PIN.revision,
     )
-    assert os.environ.get(tflm.ENV_VENDOR_DIR) is None
+    assert os.environ.get(VENDOR_DIR_ENV) is None

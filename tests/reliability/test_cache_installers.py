@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.core.cache import Cache, hash_key
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.install import base, etiss, sources, tflm, zephyr
@@ -17,7 +18,7 @@ from pytest_mlonmcu.install.sources import Progress, Source, source_identity
 
 VENDOR = Path(os.environ.get(sources.VENDOR_DIR_ENV, "/nonexistent"))
 # A library variant whose compiler does not exist: its identity holds no machine's gcc version.
-SPEC = tflm.LibrarySpec(
+SPEC = library.LibrarySpec(
     label="t",
     prefix="/nonexistent/",
     arch_flags=("-march=rv32gc", "-mabi=ilp32d"),
@@ -53,7 +54,7 @@ def test_installer_keys_are_unchanged(origin: str, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(sources.VENDOR_DIR_ENV, str(VENDOR))
     keys = {
         "tflm-src": tflm.TflmInstaller().plan().key,
-        "tflm-lib": tflm.library_key(SPEC),
+        "tflm-lib": library.library_key(SPEC),
         "zephyr": zephyr.ZephyrInstaller().plan().key,
     }
     # ETISS's key names the machine it is built for: recorded on x86_64 Linux.

@@ -27,7 +27,15 @@ from pathlib import Path
 from ..core.cache import Cache, hash_key
 from ..core.config import ComponentConfig
 from .base import Installer, InstallError, Pin, Plan
-from .sources import VENDOR_DIR_ENV, Progress, Source, SourceError, materialize, source_identity
+from .sources import (
+    VENDOR_DIR_ENV,
+    Progress,
+    Source,
+    SourceError,
+    materialize,
+    run_git,
+    source_identity,
+)
 
 # 2026-08-20. Only this abbreviated commit is recorded (the vendored snapshot's name and its
 # VENDORED.md; the snapshot has no .git); the snapshot itself is pinned by digest.
@@ -197,8 +205,6 @@ def _fetch(plan: Plan[SourceTree], dest: Path, say: Progress) -> None:
 
 
 def _fetch_third_party(root: Path, say: Progress) -> None:
-    from .sources import _git
-
     downloads = root / DOWNLOADS_DIR
     downloads.mkdir(parents=True, exist_ok=True)
     for dep in THIRD_PARTY:
@@ -207,15 +213,15 @@ def _fetch_third_party(root: Path, say: Progress) -> None:
             continue
         say(f"tflm: cloning {dep.url} at {dep.revision}")
         try:
-            _git(["clone", "--quiet", "--no-checkout", dep.url, str(dest)], None)
-            _git(["checkout", "--quiet", "--detach", dep.revision], dest)
+            run_git(["clone", "--quiet", "--no-checkout", dep.url, str(dest)], None)
+            run_git(["checkout", "--quiet", "--detach", dep.revision], dest)
         except subprocess.CalledProcessError as exc:
             text = (exc.stderr or "").strip().splitlines()
             raise SourceError(
                 f"cannot clone {dep.url} at {dep.revision}: {text[-1] if text else exc}"
             ) from exc
     try:  # TFLM's flatbuffers_download.sh applies this patch
-        _git(
+        run_git(
             [
                 "apply",
                 "--ignore-space-change",

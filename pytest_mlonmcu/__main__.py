@@ -36,11 +36,11 @@ def _install_etiss(args: argparse.Namespace) -> int:
 
 def _install_tflm(args: argparse.Namespace) -> int:
     from .backends import BACKENDS, register_builtin_backends
+    from .backends.tflmi.library import ensure_tflm_library, spec_for_target
     from .core.cache import Cache
     from .core.config import parse_assignments
     from .core.errors import UsageError
     from .features import check_features, register_builtin_features
-    from .install.tflm import ensure_tflm_library, spec_for_target
     from .targets import TARGETS, register_builtin_targets
     from .targets.compiled import CompiledTarget
 

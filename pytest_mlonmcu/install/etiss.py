@@ -30,17 +30,19 @@ from pathlib import Path
 
 from ..core import proc
 from ..core.cache import Cache, hash_key
-from ..core.config import ComponentConfig, RunConfig
-from ..core.errors import MissingToolError
-from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
+from ..core.config import ComponentConfig
+from .base import Installer, InstallError, Pin, Plan
+from .sources import VENDOR_DIR_ENV, Progress, Source, SourceError, materialize, source_identity
 
-UPSTREAM_URL = "https://github.com/tum-ei-eda/etiss"
 # ETISS 0.11.2 (2026-07-25). Only this abbreviated commit is recorded (the vendored snapshot's
 # name and VENDORED.md; the snapshot has no .git); git resolves it after a full clone, and a
 # prefix cannot name other content (an ambiguous one is an error). The snapshot is pinned by digest.
-PINNED_COMMIT = "b52f8a04"
-VENDOR_TARBALL = f"etiss-{PINNED_COMMIT}-src.tar.xz"
-VENDOR_SHA256 = "59aecfb67e123bb40e0f5e7f0eea9dd4c8ce9dac607436406caeb4f6df2fdc23"
+PIN = Pin(
+    upstream="https://github.com/tum-ei-eda/etiss",
+    revision="b52f8a04",
+    vendor_tarball="etiss-b52f8a04-src.tar.xz",
+    vendor_sha256="59aecfb67e123bb40e0f5e7f0eea9dd4c8ce9dac607436406caeb4f6df2fdc23",
+)
 # Upstream pins tinycc ba0899d9, which the TinyCC GitHub mirror lacks; this one builds and runs.
 SUBMODULE_FALLBACKS = {"third_party/tcc": "50cfe114"}
 # PluginImpl/verilator is a private SSH-only submodule that the simulator does not need.
@@ -61,7 +63,6 @@ RECIPE = {
 
 ENV_INSTALL_DIR = "MLONMCU_ETISS_INSTALL_DIR"
 ENV_SOURCE = "MLONMCU_ETISS_SOURCE"
-ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
 INSTALL_HINT = "install it with: python -m pytest_mlonmcu install etiss"
 DEBIAN_BUILD_DEPS = [
     "cmake",
@@ -73,12 +74,10 @@ DEBIAN_BUILD_DEPS = [
 ]
 METADATA = "mlonmcu-etiss.json"
 
-# Failed builds per cache key in this process: one failure is reported, not rebuilt per test.
-_FAILED: dict[str, MissingToolError] = {}
 
-
-class EtissInstallError(MissingToolError):
-    """ETISS could not be found, fetched or built."""
+def _error(message: str, hint: str = "") -> InstallError:
+    """An InstallError naming ETISS."""
+    return InstallError(message, hint=hint, component="etiss")
 
 
 @dataclass(frozen=True)
@@ -110,102 +109,87 @@ class EtissInstall:
         return out
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What ensure_etiss would do: use ``install`` or build ``source``."""
+class EtissInstaller(Installer[EtissInstall]):
+    """ETISS: an installation the user names, else built with CMake from a source."""
 
-    install: EtissInstall | None = None
-    source: Source | None = None
-    origin: str = ""
-    key: str = ""
+    name = kind = "etiss"
+    title = "ETISS"
+    pin = PIN
+    source_env = ENV_SOURCE
+    producing = "building"
+    offline_advice = (
+        f"set {VENDOR_DIR_ENV} to a directory with {PIN.vendor_tarball}, {ENV_SOURCE} (or "
+        f"etiss.source) to a tarball/checkout, or {ENV_INSTALL_DIR} (or etiss.install_dir) to an "
+        "installation"
+    )
 
+    def __init__(
+        self,
+        config: ComponentConfig | None = None,
+        cache: Cache | None = None,
+        *,
+        apt: bool = False,
+    ) -> None:
+        super().__init__(config, cache)
+        self.apt = apt  # may the build apt-get install missing Debian packages
 
-def _config(config: ComponentConfig | None) -> ComponentConfig:
-    return config if config is not None else RunConfig().scoped("etiss")
-
-
-def _plan(config: ComponentConfig, cache: Cache) -> _Plan:
-    install_dir, origin = config.setting("install_dir", ENV_INSTALL_DIR)
-    if install_dir:
+    def named_installation(self) -> Plan[EtissInstall] | None:
+        install_dir, origin = self.config.setting("install_dir", ENV_INSTALL_DIR)
+        if not install_dir:
+            return None
         install = EtissInstall.at(Path(install_dir).expanduser(), f"{origin}={install_dir}")
         missing = install.missing()
         if missing:
-            raise EtissInstallError(
+            raise _error(
                 f"{origin}={install_dir} is not an ETISS installation: missing "
                 + ", ".join(str(install.prefix / m) for m in missing),
                 hint=f"point {origin} at an ETISS install prefix, or unset it and {INSTALL_HINT}",
             )
-        return _Plan(install=install, origin=install.origin)
-    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
-    if source is None:
-        source, origin = Source("git", UPSTREAM_URL, PINNED_COMMIT), "upstream"
-    key = hash_key("etiss", source_identity(source), RECIPE, sys.platform, os.uname().machine)
-    return _Plan(source=source, origin=origin, key=key)
+        return Plan(installed=install, origin=install.origin)
+
+    def key(self, source: Source) -> str:
+        return hash_key("etiss", source_identity(source), RECIPE, sys.platform, os.uname().machine)
+
+    def at_entry(self, entry: Path, plan: Plan[EtissInstall]) -> EtissInstall:
+        return EtissInstall.at(entry, plan.origin)
+
+    def require_build_tools(self, say: Progress) -> None:
+        missing = missing_build_deps()
+        if not missing:
+            return
+        if not self.apt:
+            raise _error(
+                f"building ETISS needs these Debian packages: {' '.join(missing)}",
+                hint=f"apt-get install {' '.join(missing)}  (or, as root: "
+                "python -m pytest_mlonmcu install etiss --apt)",
+            )
+        apt_install(missing, say)
+
+    def produce(self, plan: Plan[EtissInstall], dest: Path, say: Progress) -> None:
+        _build(plan, dest, say)
+
+    def blocker(self, plan: Plan[EtissInstall]) -> str | None:
+        missing = missing_build_deps()
+        if missing:
+            return (
+                f"ETISS is not built yet and its build dependencies are missing ({' '.join(missing)}); "
+                f"apt-get install {' '.join(missing)}, then {INSTALL_HINT}"
+            )
+        return super().blocker(plan)
 
 
 def cached_etiss(
     config: ComponentConfig | None = None, cache: Cache | None = None
 ) -> EtissInstall | None:
     """The installation ensure_etiss would return, if it needs no build (else None)."""
-    plan = _plan(_config(config), cache or Cache())
-    if plan.install is not None:
-        return plan.install
-    entry = (cache or Cache()).lookup("etiss", plan.key)
-    return EtissInstall.at(entry, plan.origin) if entry is not None else None
+    return EtissInstaller(config, cache).cached()
 
 
 def etiss_unavailable_reason(
     config: ComponentConfig | None = None, cache: Cache | None = None
 ) -> str | None:
-    """Why ETISS can neither be used nor built here (a skip reason), or None.
-
-    Cheap: never builds. For the upstream source it asks the code host whether the repository is
-    reachable (once per process).
-    """
-    cache = cache or Cache()
-    try:
-        plan = _plan(_config(config), cache)
-    except MissingToolError as exc:
-        return f"ETISS: {exc}"
-    if plan.install is not None or cache.lookup("etiss", plan.key) is not None:
-        return None
-    if plan.key in _FAILED:
-        return f"ETISS: an earlier build in this session failed: {_FAILED[plan.key]}"
-    missing = missing_build_deps()
-    if missing:
-        return (
-            f"ETISS is not built yet and its build dependencies are missing ({' '.join(missing)}); "
-            f"apt-get install {' '.join(missing)}, then {INSTALL_HINT}"
-        )
-    assert plan.source is not None
-    if plan.source.kind == "git" and not _reachable(plan.source.location):
-        return (
-            f"ETISS is not installed and {plan.source.location} cannot be reached: set "
-            f"{ENV_VENDOR_DIR} to a directory with {VENDOR_TARBALL}, {ENV_SOURCE} (or etiss.source) "
-            f"to a tarball/checkout, or {ENV_INSTALL_DIR} (or etiss.install_dir) to an installation"
-        )
-    return None
-
-
-_REACHABLE: dict[str, bool] = {}
-
-
-def _reachable(url: str) -> bool:
-    if url not in _REACHABLE:
-        if shutil.which("git") is None:
-            _REACHABLE[url] = False
-        else:
-            try:
-                result = proc.run(
-                    ["git", "ls-remote", "--exit-code", url, "HEAD"],
-                    timeout=20,
-                    what="git ls-remote",
-                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-                )
-                _REACHABLE[url] = result.returncode == 0
-            except proc.ChildTimeout:
-                _REACHABLE[url] = False
-    return _REACHABLE[url]
+    """Why ETISS can neither be used nor built here (a skip reason), or None."""
+    return EtissInstaller(config, cache).unavailable_reason()
 
 
 def ensure_etiss(
@@ -221,36 +205,7 @@ def ensure_etiss(
     ``apt=True`` lets the build install missing Debian packages with apt-get (root only, never
     inside a pytest run).
     """
-    cache = cache or Cache()
-    say = progress or (lambda _msg: None)
-    plan = _plan(_config(config), cache)
-    if plan.install is not None:
-        return plan.install
-    entry = cache.lookup("etiss", plan.key)
-    if entry is not None:
-        return EtissInstall.at(entry, plan.origin)
-    if plan.key in _FAILED:
-        raise _FAILED[plan.key]
-    assert plan.source is not None
-    missing = missing_build_deps()
-    if missing:
-        if not apt:
-            raise EtissInstallError(
-                f"building ETISS needs these Debian packages: {' '.join(missing)}",
-                hint=f"apt-get install {' '.join(missing)}  (or, as root: "
-                "python -m pytest_mlonmcu install etiss --apt)",
-            )
-        apt_install(missing, say)
-    say(
-        f"etiss: building from {plan.origin} into {cache.path('etiss', plan.key)} "
-        "(once; other processes wait)"
-    )
-    try:
-        entry = cache.get_or_create("etiss", plan.key, lambda tmp: _build(plan, tmp, say))
-    except MissingToolError as exc:
-        _FAILED[plan.key] = exc
-        raise
-    return EtissInstall.at(entry, plan.origin)
+    return EtissInstaller(config, cache, apt=apt).ensure(progress)
 
 
 # -- build dependencies ---------------------------------------------------------------------
@@ -280,12 +235,12 @@ def missing_build_deps() -> list[str]:
 def apt_install(packages: list[str], say: Progress) -> None:
     """apt-get install ``packages``; only as root and outside pytest (never a surprise)."""
     if _in_pytest_run():
-        raise EtissInstallError(
+        raise _error(
             f"missing Debian packages {' '.join(packages)}: not installing them from inside pytest",
             hint=f"apt-get install {' '.join(packages)}",
         )
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise EtissInstallError(
+        raise _error(
             f"missing Debian packages {' '.join(packages)}; --apt needs root and apt-get",
             hint=f"sudo apt-get install {' '.join(packages)}",
         )
@@ -301,7 +256,7 @@ def apt_install(packages: list[str], say: Progress) -> None:
         say("etiss: apt-get install failed, updating the package lists and retrying")
         apt_get(["apt-get", "update"])
         if apt_get(cmd) != 0:
-            raise EtissInstallError(f"apt-get could not install {' '.join(packages)}")
+            raise _error(f"apt-get could not install {' '.join(packages)}")
 
 
 def _in_pytest_run() -> bool:
@@ -316,7 +271,7 @@ _PERCENT = re.compile(r"^\[\s*(\d+)%\]")
 _NINJA = re.compile(r"^\[(\d+)/(\d+)\]")
 
 
-def _build(plan: _Plan, prefix: Path, say: Progress) -> None:
+def _build(plan: Plan[EtissInstall], prefix: Path, say: Progress) -> None:
     """Unpack/clone + configure + build in a temp dir, install into ``prefix`` (the cache entry)."""
     assert plan.source is not None
     start = time.monotonic()
@@ -333,14 +288,14 @@ def _build(plan: _Plan, prefix: Path, say: Progress) -> None:
                 progress=lambda m: say(f"etiss: {m}"),
             )
         except SourceError as exc:
-            raise EtissInstallError(
+            raise _error(
                 f"cannot get the ETISS source ({plan.origin}): {exc}",
-                hint=f"without access to {UPSTREAM_URL}: set {ENV_VENDOR_DIR} to a directory "
-                f"holding {VENDOR_TARBALL}, {ENV_SOURCE} (or etiss.source) to a tarball, checkout "
+                hint=f"without access to {PIN.upstream}: set {VENDOR_DIR_ENV} to a directory "
+                f"holding {PIN.vendor_tarball}, {ENV_SOURCE} (or etiss.source) to a tarball, checkout "
                 f"or URL@COMMIT, or {ENV_INSTALL_DIR} (or etiss.install_dir) to an installation",
             ) from exc
         if not (src / "CMakeLists.txt").is_file() or not (src / "ArchImpl").is_dir():
-            raise EtissInstallError(f"{plan.origin}: {src} is not an ETISS source tree")
+            raise _error(f"{plan.origin}: {src} is not an ETISS source tree")
         build = work / "build"
         try:
             say("etiss: configuring")
@@ -355,13 +310,13 @@ def _build(plan: _Plan, prefix: Path, say: Progress) -> None:
             _run(["cmake", "--build", str(build), "-j", str(jobs)], log_path, say, "building")
             say("etiss: installing")
             _run(["cmake", "--install", str(build)], log_path, say, "installing")
-        except EtissInstallError:
+        except InstallError:
             _keep_failure_log(log_path, prefix)
             raise
         install = EtissInstall.at(prefix)
         if install.missing():
             _keep_failure_log(log_path, prefix)
-            raise EtissInstallError(
+            raise _error(
                 f"the ETISS build installed no {', '.join(install.missing())} (log kept next to the cache)"
             )
         shutil.copy2(log_path, prefix / "build.log")
@@ -410,13 +365,13 @@ def _run(cmd: list[str], log_path: Path, say: Progress, stage: str) -> None:
                     last_time = now
             rc = build.wait()
     if build.timed_out:
-        raise EtissInstallError(str(build.timeout_error("\n".join(tail))))
+        raise _error(str(build.timeout_error("\n".join(tail))))
     if rc != 0:
         text = "\n".join(tail)
         hint = ""
         if "Boost" in text or "boost" in text:
             hint = f"missing Boost? apt-get install {' '.join(DEBIAN_BUILD_DEPS)}"
-        raise EtissInstallError(
+        raise _error(
             f"ETISS {stage} failed (exit {rc}):\n$ {shlex.join(cmd)}\n{text[-4000:]}", hint=hint
         )
 

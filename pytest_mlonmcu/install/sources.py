@@ -1,4 +1,4 @@
-"""Source snapshots the project builds itself (ETISS now, TFLM and Zephyr later).
+"""Source snapshots the project builds itself (ETISS, TFLM, Zephyr).
 
 A source is named by one string, in one of three forms:
 
@@ -213,13 +213,13 @@ def _sha256_uncached(path: Path) -> str:
 
 
 def _directory_identity(path: Path) -> str:
-    head = _git(["rev-parse", "HEAD"], path, check=False) if (path / ".git").exists() else None
+    head = run_git(["rev-parse", "HEAD"], path, check=False) if (path / ".git").exists() else None
     if head:
         # Uncommitted edits (tracked files, submodule states) change the identity too.
-        dirty = _git(["status", "--porcelain", "--untracked-files=no"], path, check=False) or ""
+        dirty = run_git(["status", "--porcelain", "--untracked-files=no"], path, check=False) or ""
         if not dirty.strip():
             return f"gitdir:{head.strip()}"
-        diff = _git(["diff", "HEAD"], path, check=False) or ""
+        diff = run_git(["diff", "HEAD"], path, check=False) or ""
         return f"gitdir:{head.strip()}+dirty.{hashlib.sha256((dirty + diff).encode()).hexdigest()[:16]}"
     h = hashlib.sha256()
     for root, dirs, files in os.walk(path):
@@ -295,7 +295,7 @@ def _clone(
             hint="or name a local source (tarball or directory) instead",
         )
     try:
-        _git(["clone", "--no-checkout", "--quiet", source.location, str(dest)], None)
+        run_git(["clone", "--no-checkout", "--quiet", source.location, str(dest)], None)
     except subprocess.CalledProcessError as exc:
         raise SourceError(
             f"cannot clone {source.location}: {_err(exc)}\n"
@@ -304,7 +304,7 @@ def _clone(
     # The commit the identity was keyed by, not the branch name (it may have moved since).
     commit = resolve_revision(source)
     try:
-        _git(["checkout", "--quiet", "--detach", commit], dest)
+        run_git(["checkout", "--quiet", "--detach", commit], dest)
     except subprocess.CalledProcessError as exc:
         raise SourceError(
             f"{source.location} has no revision {source.revision}: {_err(exc)}"
@@ -318,11 +318,13 @@ def _clone(
             args += ["--", *plain]
         if plain is None and fallbacks:
             # Everything but the fallback paths: those are handled one by one below.
-            listed = _git(["config", "-f", ".gitmodules", "--get-regexp", r"\.path$"], dest) or ""
+            listed = (
+                run_git(["config", "-f", ".gitmodules", "--get-regexp", r"\.path$"], dest) or ""
+            )
             all_paths = [line.split(" ", 1)[1] for line in listed.splitlines() if " " in line]
             args += ["--", *[p for p in all_paths if p not in fallbacks]]
         try:
-            _git(args, dest)
+            run_git(args, dest)
         except subprocess.CalledProcessError as exc:
             raise SourceError(
                 f"cannot fetch the submodules of {source.location}: {_err(exc)}"
@@ -336,29 +338,32 @@ def _clone(
 
 def _submodule_with_fallback(repo: Path, path: str, commit: str, say: Progress) -> None:
     try:
-        _git(["submodule", "update", "--init", "--recursive", "--", path], repo)
+        run_git(["submodule", "update", "--init", "--recursive", "--", path], repo)
         return
     except subprocess.CalledProcessError:
         say(f"{path}: pinned commit not fetchable, using {commit}")
     sub = repo / path
     if not (sub / ".git").exists():
-        name = _git(["config", "-f", ".gitmodules", "--get-regexp", r"\.path$"], repo) or ""
+        name = run_git(["config", "-f", ".gitmodules", "--get-regexp", r"\.path$"], repo) or ""
         key = next((ln.split(" ")[0] for ln in name.splitlines() if ln.endswith(" " + path)), "")
-        url = _git(["config", "-f", ".gitmodules", "--get", key[: -len(".path")] + ".url"], repo)
+        url = run_git(["config", "-f", ".gitmodules", "--get", key[: -len(".path")] + ".url"], repo)
         if sub.exists():
             shutil.rmtree(sub)
         try:
-            _git(["clone", "--quiet", "--no-checkout", (url or "").strip(), str(sub)], None)
+            run_git(["clone", "--quiet", "--no-checkout", (url or "").strip(), str(sub)], None)
         except subprocess.CalledProcessError as exc:
             raise SourceError(f"cannot clone submodule {path}: {_err(exc)}") from exc
     try:
-        _git(["checkout", "--quiet", "--detach", commit], sub)
-        _git(["submodule", "update", "--init", "--recursive"], sub)
+        run_git(["checkout", "--quiet", "--detach", commit], sub)
+        run_git(["submodule", "update", "--init", "--recursive"], sub)
     except subprocess.CalledProcessError as exc:
         raise SourceError(f"submodule {path}: cannot check out {commit}: {_err(exc)}") from exc
 
 
-def _git(args: list[str], cwd: Path | None, check: bool = True) -> str | None:
+def run_git(args: list[str], cwd: Path | None, check: bool = True) -> str | None:
+    """git's stdout; a failure raises CalledProcessError (``check=False``: returns None).
+
+    Never asks for credentials: a repository that wants them fails instead."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for credentials
     try:
         result = proc.run(

@@ -34,21 +34,22 @@ import yaml
 
 from ..core import proc
 from ..core.cache import Cache, hash_key
-from ..core.config import ComponentConfig, RunConfig
-from ..core.errors import MissingToolError
-from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
+from ..core.config import ComponentConfig
+from .base import Installer, InstallError, Pin, Plan
+from .sources import VENDOR_DIR_ENV, Progress, Source, SourceError, materialize, source_identity
 
-UPSTREAM_URL = "https://github.com/zephyrproject-rtos/zephyr"
 VERSION = "4.3.0"
 # A release tag (west init --mr takes a branch or tag). Its commit is not recorded here (the
 # vendored subset comes from a third-party import without git data).
-UPSTREAM_REVISION = f"v{VERSION}"
+PIN = Pin(
+    upstream="https://github.com/zephyrproject-rtos/zephyr",
+    revision=f"v{VERSION}",
+    vendor_tarball=f"zephyr-{VERSION}-subset.tar.xz",
+    vendor_sha256="bb8157f9dbd9b8192acd410c5f487194fab29411cd7fa582d3b7c3621b283e44",
+)
 UPSTREAM_PROJECTS = ("cmsis_6", "hal_stm32")
-VENDOR_TARBALL = f"zephyr-{VERSION}-subset.tar.xz"
-VENDOR_SHA256 = "bb8157f9dbd9b8192acd410c5f487194fab29411cd7fa582d3b7c3621b283e44"
 ENV_BASE = "ZEPHYR_BASE"
 ENV_SOURCE = "MLONMCU_ZEPHYR_SOURCE"
-ENV_VENDOR_DIR = "MLONMCU_VENDOR_DIR"
 METADATA = "mlonmcu-zephyr.json"
 INSTALL_HINT = "python -m pytest_mlonmcu install zephyr"
 # Bump when the layout of a cache entry changes.
@@ -66,11 +67,17 @@ PYTHON_MODULES = {
     "jsonschema": "jsonschema",
 }
 
-_FAILED: dict[str, MissingToolError] = {}
+# What to set instead of fetching upstream.
+_OFFLINE_ADVICE = (
+    f"set {ENV_BASE} (zephyr.base) to an existing Zephyr, {ENV_SOURCE} (zephyr.source) to a "
+    f"tarball or workspace, or {VENDOR_DIR_ENV} to a directory holding {PIN.vendor_tarball}"
+)
 
 
-class ZephyrInstallError(MissingToolError):
+class ZephyrInstallError(InstallError):
     """Zephyr could not be found, unpacked or fetched."""
+
+    component = "zephyr"
 
 
 @dataclass(frozen=True)
@@ -178,62 +185,88 @@ def discover_modules_at(path: Path) -> dict[str, Path]:
     return {name: path}
 
 
-# -- plan -----------------------------------------------------------------------------------
+# -- the installer --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Plan:
-    install: ZephyrInstall | None = None
-    source: Source | None = None  # None with install None: upstream through west
-    origin: str = ""
-    key: str = ""
+class ZephyrInstaller(Installer[ZephyrInstall]):
+    """Zephyr: an existing tree or workspace used in place, else unpacked or fetched with west."""
 
+    name = kind = "zephyr"
+    title = "Zephyr"
+    pin = PIN
+    source_env = ENV_SOURCE
+    producing = "preparing"
+    attempt = "attempt"
+    offline_advice = _OFFLINE_ADVICE
 
-def _config(config: ComponentConfig | None) -> ComponentConfig:
-    return config if config is not None else RunConfig().scoped("zephyr")
+    def named_installation(self) -> Plan[ZephyrInstall] | None:
+        base, origin = self.config.setting("base", ENV_BASE)
+        if not base:
+            return None
+        install = install_at(Path(base), f"{origin}={base}", self.config.get("modules"))
+        return Plan(installed=install, origin=install.origin)
 
+    def source_plan(self, source: Source, origin: str) -> Plan[ZephyrInstall]:
+        if source.kind == "directory":
+            # A workspace-shaped directory is used in place (no copy of 240 MB).
+            root = Path(source.location)
+            base_dir = root / "zephyr" if (root / "zephyr").is_dir() else root
+            install = install_at(base_dir, origin, self.config.get("modules"))
+            return Plan(installed=install, source=source, origin=origin)
+        return super().source_plan(source, origin)
 
-def _upstream_projects(config: ComponentConfig) -> list[str]:
-    extra = [p.strip() for p in (config.get("west_projects") or "").split(",") if p.strip()]
-    return [*UPSTREAM_PROJECTS, *[p for p in extra if p not in UPSTREAM_PROJECTS]]
+    def upstream_plan(self) -> Plan[ZephyrInstall]:
+        # Not a git clone but west init + update: keyed by the pin and the projects fetched.
+        key = hash_key("zephyr-west", self.pin.upstream, self.pin.revision, self.projects(), RECIPE)
+        return Plan(origin=f"upstream {self.pin.upstream} {self.pin.revision}", key=key)
 
+    def projects(self) -> list[str]:
+        """The west projects an upstream workspace gets (``zephyr.west_projects`` adds some)."""
+        extra = [p.strip() for p in (self.config.get("west_projects") or "").split(",")]
+        return [*UPSTREAM_PROJECTS, *[p for p in extra if p and p not in UPSTREAM_PROJECTS]]
 
-def _plan(config: ComponentConfig) -> _Plan:
-    base, origin = config.setting("base", ENV_BASE)
-    if base:
-        install = install_at(Path(base), f"{origin}={base}", config.get("modules"))
-        return _Plan(install=install, origin=install.origin)
-    source, origin = local_source(config, ENV_SOURCE, VENDOR_TARBALL, VENDOR_SHA256)
-    if source is None:
-        projects = _upstream_projects(config)
-        key = hash_key("zephyr-west", UPSTREAM_URL, UPSTREAM_REVISION, projects, RECIPE)
-        return _Plan(origin=f"upstream {UPSTREAM_URL} {UPSTREAM_REVISION}", key=key)
-    if source.kind == "directory":
-        # A workspace-shaped directory is used in place (no copy of 240 MB).
-        root = Path(source.location)
-        base_dir = root / "zephyr" if (root / "zephyr").is_dir() else root
-        install = install_at(base_dir, origin, config.get("modules"))
-        return _Plan(install=install, origin=origin)
-    key = hash_key("zephyr", source_identity(source), RECIPE)
-    return _Plan(source=source, origin=origin, key=key)
+    def key(self, source: Source) -> str:
+        return hash_key("zephyr", source_identity(source), RECIPE)
 
+    def at_entry(self, entry: Path, plan: Plan[ZephyrInstall]) -> ZephyrInstall:
+        return install_at(entry / "zephyr", plan.origin)
 
-def _from_entry(entry: Path, origin: str) -> ZephyrInstall:
-    return install_at(entry / "zephyr", origin)
+    def produce(self, plan: Plan[ZephyrInstall], dest: Path, say: Progress) -> None:
+        if plan.source is not None:
+            _unpack(plan, dest, say)
+        else:
+            _west_fetch(dest, self.projects(), say)
 
+    def unavailable_reason(self) -> str | None:
+        """Why Zephyr builds cannot happen here (a skip reason), or None. Never unpacks or fetches."""
+        tools = missing_host_tools()
+        if tools:
+            return f"Zephyr builds need {' '.join(tools)} (apt-get install {' '.join(tools)})"
+        mods = missing_python_modules()
+        if mods:
+            return (
+                f"Zephyr's build scripts need the Python packages {' '.join(mods)} "
+                f"(pip install 'pytest-mlonmcu[boards]' or pip install {' '.join(mods)})"
+            )
+        return super().unavailable_reason()
 
-# -- public API -------------------------------------------------------------------------------
+    def blocker(self, plan: Plan[ZephyrInstall]) -> str | None:
+        if plan.source is not None:
+            return super().blocker(plan)
+        if shutil.which("west") is None and importlib.util.find_spec("west") is None:
+            return (
+                "Zephyr is not installed and fetching it needs west (pip install west); or set "
+                f"{ENV_BASE} (zephyr.base) to an existing Zephyr, or {VENDOR_DIR_ENV} to a "
+                f"directory holding {self.pin.vendor_tarball}"
+            )
+        return self.unreachable_reason(self.pin.upstream)
 
 
 def cached_zephyr(
     config: ComponentConfig | None = None, cache: Cache | None = None
 ) -> ZephyrInstall | None:
     """The installation ensure_zephyr would return without unpacking or fetching (else None)."""
-    plan = _plan(_config(config))
-    if plan.install is not None:
-        return plan.install
-    entry = (cache or Cache()).lookup("zephyr", plan.key)
-    return _from_entry(entry, plan.origin) if entry is not None else None
+    return ZephyrInstaller(config, cache).cached()
 
 
 def missing_host_tools() -> list[str]:
@@ -250,38 +283,7 @@ def zephyr_unavailable_reason(
     config: ComponentConfig | None = None, cache: Cache | None = None
 ) -> str | None:
     """Why Zephyr builds cannot happen here (a skip reason), or None. Never unpacks or fetches."""
-    tools = missing_host_tools()
-    if tools:
-        return f"Zephyr builds need {' '.join(tools)} (apt-get install {' '.join(tools)})"
-    mods = missing_python_modules()
-    if mods:
-        return (
-            f"Zephyr's build scripts need the Python packages {' '.join(mods)} "
-            f"(pip install 'pytest-mlonmcu[boards]' or pip install {' '.join(mods)})"
-        )
-    cache = cache or Cache()
-    try:
-        plan = _plan(_config(config))
-    except MissingToolError as exc:
-        return f"Zephyr: {exc}"
-    if plan.install is not None or cache.lookup("zephyr", plan.key) is not None:
-        return None
-    if plan.key in _FAILED:
-        return f"Zephyr: an earlier attempt in this session failed: {_FAILED[plan.key]}"
-    if plan.source is None:
-        if shutil.which("west") is None and importlib.util.find_spec("west") is None:
-            return (
-                "Zephyr is not installed and fetching it needs west (pip install west); or set "
-                f"{ENV_BASE} (zephyr.base) to an existing Zephyr, or {ENV_VENDOR_DIR} to a "
-                f"directory holding {VENDOR_TARBALL}"
-            )
-        if not _reachable(UPSTREAM_URL):
-            return (
-                f"Zephyr is not installed and {UPSTREAM_URL} cannot be reached: set {ENV_BASE} "
-                f"(zephyr.base) to an existing Zephyr, {ENV_SOURCE} (zephyr.source) to a tarball "
-                f"or workspace, or {ENV_VENDOR_DIR} to a directory holding {VENDOR_TARBALL}"
-            )
-    return None
+    return ZephyrInstaller(config, cache).unavailable_reason()
 
 
 def ensure_zephyr(
@@ -291,33 +293,7 @@ def ensure_zephyr(
     cache: Cache | None = None,
 ) -> ZephyrInstall:
     """Return a usable Zephyr, unpacking or fetching it into the cache on first use."""
-    cache = cache or Cache()
-    say = progress or (lambda _msg: None)
-    config = _config(config)
-    plan = _plan(config)
-    if plan.install is not None:
-        return plan.install
-    entry = cache.lookup("zephyr", plan.key)
-    if entry is not None:
-        return _from_entry(entry, plan.origin)
-    if plan.key in _FAILED:
-        raise _FAILED[plan.key]
-    say(
-        f"zephyr: preparing from {plan.origin} into {cache.path('zephyr', plan.key)} "
-        "(once; other processes wait)"
-    )
-    try:
-        if plan.source is not None:
-            entry = cache.get_or_create("zephyr", plan.key, lambda tmp: _unpack(plan, tmp, say))
-        else:
-            projects = _upstream_projects(config)
-            entry = cache.get_or_create(
-                "zephyr", plan.key, lambda tmp: _west_fetch(tmp, projects, say)
-            )
-    except MissingToolError as exc:
-        _FAILED[plan.key] = exc
-        raise
-    return _from_entry(entry, plan.origin)
+    return ZephyrInstaller(config, cache).ensure(progress)
 
 
 # -- producing a cache entry ------------------------------------------------------------------
@@ -336,7 +312,7 @@ def write_west_config(topdir: Path) -> None:
     )
 
 
-def _unpack(plan: _Plan, entry: Path, say: Progress) -> None:
+def _unpack(plan: Plan[ZephyrInstall], entry: Path, say: Progress) -> None:
     assert plan.source is not None
     start = time.monotonic()
     # Inside the entry's temp dir: a killed unpack is swept with it by the next producer.
@@ -373,7 +349,7 @@ def _west_fetch(entry: Path, projects: list[str], say: Progress) -> None:
         raise ZephyrInstallError("fetching Zephyr needs git", hint="apt-get install git")
     west = _west_command()
     steps = [
-        [*west, "init", "-m", UPSTREAM_URL, "--mr", UPSTREAM_REVISION, str(entry)],
+        [*west, "init", "-m", PIN.upstream, "--mr", PIN.revision, str(entry)],
         [*west, "update", "--narrow", "-o=--depth=1", *projects],
     ]
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
@@ -388,13 +364,11 @@ def _west_fetch(entry: Path, projects: list[str], say: Progress) -> None:
         if result.returncode != 0:
             out = result.output.strip()
             raise ZephyrInstallError(
-                f"cannot fetch Zephyr {UPSTREAM_REVISION} from {UPSTREAM_URL} "
+                f"cannot fetch Zephyr {PIN.revision} from {PIN.upstream} "
                 f"(exit {result.returncode}):\n$ {shlex.join(cmd)}\n{out[-2000:]}",
-                hint=f"offline? set {ENV_BASE} (zephyr.base) to an existing Zephyr, "
-                f"{ENV_SOURCE} (zephyr.source) to a tarball or workspace, or {ENV_VENDOR_DIR} "
-                f"to a directory holding {VENDOR_TARBALL}",
+                hint=f"offline? {_OFFLINE_ADVICE}",
             )
-    _write_metadata(entry, f"upstream {UPSTREAM_URL}", UPSTREAM_REVISION, time.monotonic() - start)
+    _write_metadata(entry, f"upstream {PIN.upstream}", PIN.revision, time.monotonic() - start)
 
 
 def _write_metadata(entry: Path, origin: str, source: str, seconds: float) -> None:
@@ -407,21 +381,3 @@ def _write_metadata(entry: Path, origin: str, source: str, seconds: float) -> No
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (entry / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
-
-
-_REACHABLE: dict[str, bool] = {}
-
-
-def _reachable(url: str) -> bool:
-    if url not in _REACHABLE:
-        try:
-            result = proc.run(
-                ["git", "ls-remote", "--exit-code", url, "HEAD"],
-                timeout=20,
-                what="git ls-remote",
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-            )
-            _REACHABLE[url] = result.returncode == 0
-        except (OSError, proc.ChildTimeout):
-            _REACHABLE[url] = False
-    return _REACHABLE[url]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -268,14 +269,15 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     # A tarball laid out like the vendored subset: one folder with zephyr/ and modules/.
     vendor = tmp_path / "vendor"
     vendor.mkdir()
-    with tarfile.open(vendor / zinstall.VENDOR_TARBALL, "w:xz") as tf:
+    with tarfile.open(vendor / zinstall.PIN.vendor_tarball, "w:xz") as tf:
         tf.add(tmp_path / "ws", arcname="zephyr-4.3.0")
     monkeypatch.setenv("MLONMCU_VENDOR_DIR", str(vendor))
     # A vendored tarball must have the pinned digest: pin this stand-in's.
-    fake_digest = hashlib.sha256((vendor / zinstall.VENDOR_TARBALL).read_bytes()).hexdigest()
-    monkeypatch.setattr(zinstall, "VENDOR_SHA256", fake_digest)
+    fake_digest = hashlib.sha256((vendor / zinstall.PIN.vendor_tarball).read_bytes()).hexdigest()
+    pin = dataclasses.replace(zinstall.PIN, vendor_sha256=fake_digest)
+    monkeypatch.setattr(zinstall.ZephyrInstaller, "pin", pin)
     installed = zinstall.ensure_zephyr(RunConfig().scoped("zephyr"), cache=cache)
-    assert installed.origin == f"$MLONMCU_VENDOR_DIR/{zinstall.VENDOR_TARBALL}"
+    assert installed.origin == f"$MLONMCU_VENDOR_DIR/{zinstall.PIN.vendor_tarball}"
     assert installed.base.parent.parent == cache.root / "zephyr"
     assert installed.is_west_workspace and set(installed.modules) == {"cmsis_6", "hal_stm32"}
     assert zinstall.cached_zephyr(RunConfig().scoped("zephyr"), cache) == installed
@@ -291,12 +293,13 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_upstream_zephyr_fails_clearly_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from pytest_mlonmcu.core.cache import Cache
+    from pytest_mlonmcu.install import base as install_base
     from pytest_mlonmcu.install import zephyr as zinstall
 
     for var in ("ZEPHYR_BASE", "MLONMCU_ZEPHYR_SOURCE", "MLONMCU_VENDOR_DIR"):
         monkeypatch.delenv(var, raising=False)
     cache = Cache(tmp_path / "cache")
-    monkeypatch.setattr(zinstall, "_reachable", lambda url: False)
+    monkeypatch.setattr(install_base, "reachable", lambda url: False)
     reason = zinstall.zephyr_unavailable_reason(cache=cache)
     assert reason is not None and "github.com/zephyrproject-rtos/zephyr cannot be reached" in reason
     # What west says offline, without asking the network here.

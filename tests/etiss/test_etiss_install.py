@@ -21,12 +21,12 @@ from pytest_mlonmcu.core.errors import MissingToolError
 from pytest_mlonmcu.install.etiss import (
     ENV_INSTALL_DIR,
     ENV_SOURCE,
-    ENV_VENDOR_DIR,
-    VENDOR_TARBALL,
+    PIN,
     ensure_etiss,
     etiss_unavailable_reason,
 )
 from pytest_mlonmcu.install.sources import (
+    VENDOR_DIR_ENV,
     Source,
     SourceError,
     materialize,
@@ -45,16 +45,16 @@ def etiss_config(**settings) -> RunConfig:
 @pytest.fixture
 def clean_env(monkeypatch):
     """No ETISS location from the caller's environment."""
-    for var in (ENV_INSTALL_DIR, ENV_SOURCE, ENV_VENDOR_DIR):
+    for var in (ENV_INSTALL_DIR, ENV_SOURCE, VENDOR_DIR_ENV):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
 
 @pytest.fixture
 def vendor_env(clean_env):
-    if not (VENDOR / VENDOR_TARBALL).is_file():
-        pytest.skip(f"no {VENDOR_TARBALL} in {VENDOR.resolve()}")
-    clean_env.setenv(ENV_VENDOR_DIR, str(VENDOR.resolve()))
+    if not (VENDOR / PIN.vendor_tarball).is_file():
+        pytest.skip(f"no {PIN.vendor_tarball} in {VENDOR.resolve()}")
+    clean_env.setenv(VENDOR_DIR_ENV, str(VENDOR.resolve()))
     return clean_env
 
 
@@ -102,6 +102,7 @@ def test_empty_install_dir_says_what_is_missing(clean_env, tmp_path):
     config = etiss_config(install_dir=tmp_path).scoped("etiss")
     with pytest.raises(MissingToolError) as info:
         ensure_etiss(config, cache=Cache(tmp_path / "cache"))
+    assert getattr(info.value, "component", None) == "etiss"
     message = str(info.value)
     assert "bin/bare_etiss_processor" in message
     assert "examples/base.ini" in message
@@ -119,12 +120,12 @@ def test_unreachable_git_source_gives_clear_error(clean_env, tmp_path):
     config = etiss_config(source="https://invalid.invalid/etiss@b52f8a04").scoped("etiss")
     cache = Cache(tmp_path / "cache")
     reason = etiss_unavailable_reason(config, cache)
-    assert reason and "cannot be reached" in reason and ENV_VENDOR_DIR in reason
+    assert reason and "cannot be reached" in reason and VENDOR_DIR_ENV in reason
     with pytest.raises(MissingToolError) as info:
         ensure_etiss(config, cache=cache)
     message = str(info.value)
     assert "cannot clone https://invalid.invalid/etiss" in message
-    assert ENV_VENDOR_DIR in message and VENDOR_TARBALL in message
+    assert VENDOR_DIR_ENV in message and PIN.vendor_tarball in message
     assert not any((tmp_path / "cache" / "etiss").glob("*/bin"))  # nothing half-built stays
     # The failure is remembered: no second attempt in this process.
     with pytest.raises(MissingToolError):

@@ -22,7 +22,8 @@ from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.errors import CompileError, RunError
 from pytest_mlonmcu.core.samples import SampleSet
-from pytest_mlonmcu.install.etiss import ENV_INSTALL_DIR, ENV_SOURCE, ENV_VENDOR_DIR, VENDOR_TARBALL
+from pytest_mlonmcu.install.etiss import ENV_INSTALL_DIR, ENV_SOURCE, PIN
+from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
 from pytest_mlonmcu.targets.compiled import COMMON_DIR
 from pytest_mlonmcu.targets.etiss import Etiss
 
@@ -46,10 +47,10 @@ KNOWN_COUNTS = [  # (N, region, invoke)
 def etiss_env():
     """Point the installer at the vendored ETISS source (unless the user chose one)."""
     if not (os.environ.get(ENV_INSTALL_DIR) or os.environ.get(ENV_SOURCE)):
-        if not (VENDOR / VENDOR_TARBALL).is_file():
-            pytest.skip(f"no {VENDOR_TARBALL} in {VENDOR.resolve()} (set {ENV_VENDOR_DIR})")
+        if not (VENDOR / PIN.vendor_tarball).is_file():
+            pytest.skip(f"no {PIN.vendor_tarball} in {VENDOR.resolve()} (set {VENDOR_DIR_ENV})")
     mp = pytest.MonkeyPatch()
-    mp.setenv(ENV_VENDOR_DIR, str(VENDOR.resolve()))
+    mp.setenv(VENDOR_DIR_ENV, str(VENDOR.resolve()))
     yield
     mp.undo()
 

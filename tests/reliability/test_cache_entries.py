@@ -202,15 +202,15 @@ def test_lock_timeout_comes_from_argument_cache_environment_then_kind(tmp_path, 
 
 def test_installers_take_only_completed_entries(tmp_path, monkeypatch):
     from pytest_mlonmcu.core.config import RunConfig
-    from pytest_mlonmcu.install import etiss
+    from pytest_mlonmcu.install import etiss, sources
 
-    for var in (etiss.ENV_INSTALL_DIR, etiss.ENV_SOURCE, etiss.ENV_VENDOR_DIR):
+    for var in (etiss.ENV_INSTALL_DIR, etiss.ENV_SOURCE, sources.VENDOR_DIR_ENV):
         monkeypatch.delenv(var, raising=False)
     source = tmp_path / "etiss-src"
     source.mkdir()
     config = RunConfig({"etiss.source": str(source)}).scoped("etiss")
     cache = Cache(tmp_path / "cache")
-    key = etiss._plan(config, cache).key
+    key = etiss.EtissInstaller(config, cache).plan().key
     # An installation-shaped folder that never got its marker (a crash, an older version).
     entry = cache.path("etiss", key)
     (entry / "bin").mkdir(parents=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.core.cache import Cache
-from pytest_mlonmcu.install import tflm
 from pytest_mlonmcu.targets.compiled import harness_digest
 from pytest_mlonmcu.targets.host_x86 import HostX86
 from pytest_mlonmcu.targets.toolchain import (
@@ -70,7 +70,7 @@ def test_compiler_identity_names_resolved_path_and_version(tmp_path):
 def test_tflm_library_key_follows_the_compiler(tmp_path):
     try:
         prefix = _fake_gcc(tmp_path / "bin", "12.2.0")
-        spec = tflm.LibrarySpec(label="t", prefix=prefix, arch_flags=())
+        spec = library.LibrarySpec(label="t", prefix=prefix, arch_flags=())
         before = spec.identity()
         _fake_gcc(tmp_path / "bin", "13.1.0")
         after = spec.identity()
@@ -78,7 +78,7 @@ def test_tflm_library_key_follows_the_compiler(tmp_path):
         compiler_identity.cache_clear()
     assert before != after
     assert before["compiler"].endswith("12.2.0") and after["compiler"].endswith("13.1.0")
-    assert before["defines"] == spec.defines() and before["cxx"] == tflm.CXX_FLAGS
+    assert before["defines"] == spec.defines() and before["cxx"] == library.CXX_FLAGS
 
 
 def test_build_identity_holds_toolchain_and_harness(tmp_path):

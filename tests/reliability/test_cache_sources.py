@@ -149,17 +149,17 @@ VENDOR = Path(os.environ.get(sources.VENDOR_DIR_ENV, "/nonexistent"))
 
 @pytest.mark.parametrize("installer", [etiss, tflm, zephyr], ids=lambda m: m.__name__)
 def test_vendored_snapshots_match_their_pinned_digests(installer):
-    tarball = VENDOR / installer.VENDOR_TARBALL
+    tarball = VENDOR / installer.PIN.vendor_tarball
     if not tarball.is_file():
         pytest.skip(f"no {tarball}")
-    assert hashlib.sha256(tarball.read_bytes()).hexdigest() == installer.VENDOR_SHA256
+    assert hashlib.sha256(tarball.read_bytes()).hexdigest() == installer.PIN.vendor_sha256
 
 
 def test_pinned_revisions_are_commits():
     for dep in tflm.THIRD_PARTY:
         assert re.fullmatch(r"[0-9a-f]{40}", dep.revision), dep
     # Only abbreviated commits of ETISS and TFLM are known here (see the installers).
-    for pin in (etiss.PINNED_COMMIT, tflm.PINNED_COMMIT, *etiss.SUBMODULE_FALLBACKS.values()):
+    for pin in (etiss.PIN.revision, tflm.PIN.revision, *etiss.SUBMODULE_FALLBACKS.values()):
         assert re.fullmatch(r"[0-9a-f]{8,40}", pin)
 
 

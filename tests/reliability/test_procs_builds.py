@@ -14,10 +14,10 @@ from pytest_mlonmcu.core.errors import CompileError, MissingToolError
 from pytest_mlonmcu.install.etiss import (
     ENV_INSTALL_DIR,
     ENV_SOURCE,
-    ENV_VENDOR_DIR,
     ensure_etiss,
     missing_build_deps,
 )
+from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
 from pytest_mlonmcu.targets.toolchain import CommandLog
 
 from .procs_helpers import eventually, is_alive, kill_quietly, needs_proc, wait_for_file
@@ -42,7 +42,7 @@ def test_a_hung_etiss_build_step_is_killed_with_its_children(
     """An ETISS-shaped source whose configure step starts a process that never ends."""
     if missing_build_deps():
         pytest.skip(f"ETISS build dependencies missing: {missing_build_deps()}")
-    for var in (ENV_INSTALL_DIR, ENV_SOURCE, ENV_VENDOR_DIR):
+    for var in (ENV_INSTALL_DIR, ENV_SOURCE, VENDOR_DIR_ENV):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLONMCU_TIMEOUT_BUILD", "2")
     src = tmp_path / "src"

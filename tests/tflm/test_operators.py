@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from tflm_helpers import MLPERF_DIR
 
+from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.install import tflm
 
 
@@ -37,7 +38,7 @@ def unregistered_builtin() -> tuple[str, int]:
     """A builtin operator that TFLM's resolver has no Add method for."""
     import tflite
 
-    known = tflm.resolver_operators(tflm.source_tree()).builtin
+    known = library.resolver_operators(tflm.source_tree()).builtin
     for name in ("LOCAL_RESPONSE_NORMALIZATION", "LSH_PROJECTION", "SKIP_GRAM"):
         if name not in known:
             return name, getattr(tflite.BuiltinOperator, name)

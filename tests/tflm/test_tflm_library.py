@@ -1,4 +1,5 @@
-"""The TFLM library build (install/tflm.py): sources, variants, cache, errors."""
+"""The TFLM library build (backends/tflmi/library.py) on the source tree (install/tflm.py):
+sources, variants, cache, errors."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 import pytest
 from tflm_helpers import VENDOR_DIR
 
+from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.install import tflm
+from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
 from pytest_mlonmcu.targets.etiss import Etiss
 from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu
 
-TARBALL = VENDOR_DIR / tflm.VENDOR_TARBALL
+TARBALL = VENDOR_DIR / tflm.PIN.vendor_tarball
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def vendored(monkeypatch_module) -> Path:
     if not TARBALL.is_file():
         pytest.skip(f"no {TARBALL}")
     monkeypatch_module.delenv(tflm.ENV_SOURCE, raising=False)
-    monkeypatch_module.setenv(tflm.ENV_VENDOR_DIR, str(VENDOR_DIR))
+    monkeypatch_module.setenv(VENDOR_DIR_ENV, str(VENDOR_DIR))
     return TARBALL
 
 
@@ -41,43 +44,45 @@ def target(cls, **settings):
 
 def test_etiss_and_riscv_qemu_share_one_library(vendored):
     # Same ISA/ABI/optimisation flags and system headers: one rv32gc library for both.
-    etiss = tflm.spec_for_target(target(Etiss))
-    qemu = tflm.spec_for_target(target(RiscvQemu))
+    etiss = library.spec_for_target(target(Etiss))
+    qemu = library.spec_for_target(target(RiscvQemu))
     assert (
         etiss.arch_flags == qemu.arch_flags == ("-march=rv32gc", "-mabi=ilp32d", "-misa-spec=2.2")
     )
     assert etiss.cflags() == qemu.cflags()
     assert etiss.cxxflags() == qemu.cxxflags()
-    assert tflm.library_key(etiss) == tflm.library_key(qemu)
+    assert library.library_key(etiss) == library.library_key(qemu)
 
 
 def test_variants_differ_by_isa_optimisation_and_features(vendored):
-    m4 = tflm.spec_for_target(target(CortexMQemu))
+    m4 = library.spec_for_target(target(CortexMQemu))
     assert m4.arch_flags == ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
     # The STM32F405 is a Cortex-M4F too: same code, same library.
-    assert tflm.library_key(m4) == tflm.library_key(tflm.spec_for_target(target(Stm32f4Qemu)))
+    assert library.library_key(m4) == library.library_key(
+        library.spec_for_target(target(Stm32f4Qemu))
+    )
     keys = {
-        tflm.library_key(m4),
-        tflm.library_key(tflm.spec_for_target(target(CortexMQemu), ["cmsisnn"])),
-        tflm.library_key(tflm.spec_for_target(target(CortexMQemu, cpu="cortex-m7"))),
-        tflm.library_key(tflm.spec_for_target(target(RiscvQemu))),
-        tflm.library_key(tflm.spec_for_target(target(RiscvQemu, arch="rv32imc"))),
-        tflm.library_key(tflm.spec_for_target(target(RiscvQemu, optimize="s"))),
+        library.library_key(m4),
+        library.library_key(library.spec_for_target(target(CortexMQemu), ["cmsisnn"])),
+        library.library_key(library.spec_for_target(target(CortexMQemu, cpu="cortex-m7"))),
+        library.library_key(library.spec_for_target(target(RiscvQemu))),
+        library.library_key(library.spec_for_target(target(RiscvQemu, arch="rv32imc"))),
+        library.library_key(library.spec_for_target(target(RiscvQemu, optimize="s"))),
     }
     assert len(keys) == 6
-    cmsis = tflm.spec_for_target(target(CortexMQemu), ["cmsisnn"])
+    cmsis = library.spec_for_target(target(CortexMQemu), ["cmsisnn"])
     assert cmsis.defines()["CMSIS_NN"] == ""
 
 
 def test_source_list_is_tflms_own(vendored):
     tree = tflm.source_tree()
-    files = tflm.library_sources(tree)
+    files = library.library_sources(tree)
     # sources.inc's 161 files without debug_log.cc (DebugLog comes with each program).
     assert len(files) == 160
-    assert tflm.DEBUG_LOG_SOURCE not in files
+    assert library.DEBUG_LOG_SOURCE not in files
     assert "tensorflow/lite/micro/micro_interpreter.cc" in files
     assert all((tree.root / f).is_file() for f in files)
-    cmsis = tflm.library_sources(tree, ["cmsisnn"])
+    cmsis = library.library_sources(tree, ["cmsisnn"])
     assert "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc" in cmsis
     assert "tensorflow/lite/micro/kernels/conv.cc" not in cmsis
     assert "tensorflow/lite/micro/kernels/conv_common.cc" in cmsis
@@ -86,7 +91,7 @@ def test_source_list_is_tflms_own(vendored):
 
 
 def test_resolver_operators_come_from_the_header(vendored):
-    ops = tflm.resolver_operators(tflm.source_tree())
+    ops = library.resolver_operators(tflm.source_tree())
     assert ops.builtin["CONV_2D"] == "AddConv2D"
     assert ops.builtin["DEPTHWISE_CONV_2D"] == "AddDepthwiseConv2D"
     assert ops.builtin["FULLY_CONNECTED"] == "AddFullyConnected"
@@ -97,9 +102,9 @@ def test_resolver_operators_come_from_the_header(vendored):
 
 def test_library_is_built_once_and_reused(vendored):
     # The first call may build (once per machine, ~4 min); a second one is a cache hit.
-    spec = tflm.spec_for_target(target(RiscvQemu))
-    first = tflm.ensure_tflm_library(spec)
-    again = tflm.ensure_tflm_library(spec)
+    spec = library.spec_for_target(target(RiscvQemu))
+    first = library.ensure_tflm_library(spec)
+    again = library.ensure_tflm_library(spec)
     assert again.cached, "the second request rebuilt the library"
     assert again.archive == first.archive and again.archive.is_file()
     assert again.metadata["files"] == 160
@@ -107,13 +112,14 @@ def test_library_is_built_once_and_reused(vendored):
 
 
 def test_unreachable_upstream_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv(tflm.ENV_VENDOR_DIR, raising=False)
-    monkeypatch.setenv(tflm.ENV_SOURCE, f"file://{tmp_path}/no-such-repo@{tflm.PINNED_COMMIT}")
+    monkeypatch.delenv(VENDOR_DIR_ENV, raising=False)
+    monkeypatch.setenv(tflm.ENV_SOURCE, f"file://{tmp_path}/no-such-repo@{tflm.PIN.revision}")
     with pytest.raises(tflm.TflmInstallError) as err:
         tflm.source_tree(cache=Cache(tmp_path / "cache"))
+    assert err.value.component == "tflm"
     text = str(err.value)
     assert "cannot get the TFLM source" in text and "no-such-repo" in text
-    assert tflm.ENV_VENDOR_DIR in text  # says how to do without the code host
+    assert VENDOR_DIR_ENV in text  # says how to do without the code host
 
 
 def test_a_directory_source_without_third_party_code_is_named(tmp_path, monkeypatch):
@@ -127,11 +133,11 @@ def test_a_directory_source_without_third_party_code_is_named(tmp_path, monkeypa
 
 def test_default_without_vendor_dir_is_upstream(monkeypatch):
     monkeypatch.delenv(tflm.ENV_SOURCE, raising=False)
-    monkeypatch.delenv(tflm.ENV_VENDOR_DIR, raising=False)
-    plan = tflm._plan(RunConfig().scoped("tflm"))
+    monkeypatch.delenv(VENDOR_DIR_ENV, raising=False)
+    plan = tflm.TflmInstaller(RunConfig().scoped("tflm")).plan()
     assert (plan.source.kind, plan.source.location, plan.source.revision) == (
         "git",
-        tflm.UPSTREAM_URL,
-        tflm.PINNED_COMMIT,
+        tflm.PIN.upstream,
+        tflm.PIN.revision,
     )
-    assert os.environ.get(tflm.ENV_VENDOR_DIR) is None
+    assert os.environ.get(VENDOR_DIR_ENV) is None

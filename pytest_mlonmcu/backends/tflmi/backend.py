@@ -6,7 +6,7 @@ the smallest with which AllocateTensors succeeds (found by search, cached), or
 ``tflmi.arena_size``.
 
 On the bare-metal targets (riscv and arm families) it is TFLM built from source for the
-target (``install/tflm.py``, one cached library per target variant and feature set) and a
+target (``library.py``, one cached library per target variant and feature set) and a
 program made of ``backends/tflmi/tflmi_glue.cc`` (mlif.h: init = interpreter construction +
 AllocateTensors, invoke = Invoke), the model as a const array in ROM and a static arena. The
 arena is the smallest that works on that target: a probe build of the same program finds it by
@@ -34,12 +34,19 @@ from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ...ctext import c_comment_text
+from ...install.tflm import source_tree
 from ...targets.compiled import COMMON_DIR
 from . import runner as tflmi_runner
+from .library import (
+    TflmLibrary,
+    compile_with_library,
+    ensure_tflm_library,
+    resolver_operators,
+    spec_for_target,
+)
 
 if TYPE_CHECKING:
     from ...core.components import Target
-    from ...install.tflm import TflmLibrary
     from ...models.model import Model
     from ...targets.compiled import CompiledTarget
 
@@ -140,8 +147,6 @@ class TflmiBackend(Backend):
         return ComponentConfig("tflm", self.config._config)  # same run, sibling scope
 
     def library(self, target: CompiledTarget) -> TflmLibrary:
-        from ...install.tflm import ensure_tflm_library, spec_for_target
-
         spec = spec_for_target(target, self.features)
         # Progress goes to the log (shown for failing tests); `python -m pytest_mlonmcu install
         # tflm --target NAME` builds the same library with the progress on the terminal.
@@ -149,8 +154,6 @@ class TflmiBackend(Backend):
 
     def check_operators(self, model: Model) -> list[str]:
         """The resolver methods for the model's operators; unknown ones fail the build."""
-        from ...install.tflm import resolver_operators, source_tree
-
         ops = resolver_operators(source_tree(self.tflm_config(), self.cache, log.info))
         methods: list[str] = []
         for index, op in enumerate(model.metadata.ops):
@@ -169,8 +172,6 @@ class TflmiBackend(Backend):
         return methods
 
     def _build_compiled(self, model: Model, target: CompiledTarget, work_dir: Path) -> Artifact:
-        from ...install.tflm import compile_with_library
-
         methods = self.check_operators(model)  # before the (long) library build
         lib = self.library(target)
         work_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from . import cemit
 from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, Lowering
 from .model import Graph, Operator, Tensor, read_model
+from .params import HEADER_FILE, params_header
 from .planner import BufferRequest, check_plan, plan_memory
 
 KERNEL_DIR = Path(__file__).parent / "kernels"
@@ -202,6 +203,7 @@ class _Emitter:
             "#include <stdint.h>",
             "",
             '#include "cgen_kernels.h"',
+            f'#include "{HEADER_FILE}"',
             '#include "mlif.h"',
             "",
             "/* Optional per-operator hooks (e.g. instruction counts): -DCGEN_PROFILE and",
@@ -312,6 +314,8 @@ def generate(
     )
     for name in ["cgen_kernels.h", *kernel_files]:
         shutil.copyfile(KERNEL_DIR / name, out_dir / name)
+    # The struct layouts come from params.py, so the kernels compile against what it emits.
+    atomic_write_text(out_dir / HEADER_FILE, params_header())
     atomic_write_text(out_dir / MODEL_FILE, source)
     info = {
         "variant": variant,

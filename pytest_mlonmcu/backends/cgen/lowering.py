@@ -15,6 +15,19 @@ from ...core.errors import BuildError, UnsupportedOperatorError
 from . import quant
 from .cemit import CodeBuilder, in_ptr, out_ptr
 from .model import Graph, Operator, Tensor
+from .params import (
+    MAX_DIMS,
+    NULL,
+    ActivationParams,
+    BinaryParams,
+    ConcatParams,
+    ConvParams,
+    MeanParams,
+    PadParams,
+    PoolParams,
+    QuantParams,
+    SoftmaxParams,
+)
 
 PADDING_SAME, PADDING_VALID = 0, 1
 
@@ -45,12 +58,6 @@ _RANKS = {
 }
 # Option values that divide or step through a window: they must be positive.
 _POSITIVE_OPTIONS = ("stride", "dilation", "filter")
-
-
-def _ensure_int16(name: str, value: int) -> int:
-    if not -32768 <= value <= 32767:
-        raise BuildError(f"cgen: {name} = {value} exceeds the kernels' 16-bit parameter range")
-    return value
 
 
 def compute_padding(
@@ -233,28 +240,29 @@ class Lowering:
             "w_rows": w_rows,
             "mults": mults,
             "shifts": shifts,
-            "fields": {
-                "batches": n,
-                "in_h": in_h,
-                "in_w": in_w,
-                "in_c": in_c,
-                "out_h": out_h,
-                "out_w": out_w,
-                "out_c": out_c,
-                "k_h": k_h,
-                "k_w": k_w,
-                "stride_h": s_h,
-                "stride_w": s_w,
-                "dil_h": d_h,
-                "dil_w": d_w,
-                "pad_top": pad_top,
-                "pad_left": pad_left,
-                "depth_multiplier": depth_multiplier,
-                "in_zp": x.zero_point,
-                "out_zp": y.zero_point,
-                "act_min": act_min,
-                "act_max": act_max,
-            },
+            "params": ConvParams(
+                batches=n,
+                in_h=in_h,
+                in_w=in_w,
+                in_c=in_c,
+                out_h=out_h,
+                out_w=out_w,
+                out_c=out_c,
+                k_h=k_h,
+                k_w=k_w,
+                stride_h=s_h,
+                stride_w=s_w,
+                dil_h=d_h,
+                dil_w=d_w,
+                pad_top=pad_top,
+                pad_left=pad_left,
+                depth_multiplier=depth_multiplier,
+                in_zp=x.zero_point,
+                out_zp=y.zero_point,
+                act_min=act_min,
+                act_max=act_max,
+                quant_stride=1,
+            ),
         }
 
     def _accumulator_bound(self, op: Operator, bias, w_rows: np.ndarray, in_zp: int) -> int:
@@ -269,47 +277,35 @@ class Lowering:
         return bound
 
     def _emit_conv(self, op: Operator, c: dict, kernel: str, file: str, weights, bias) -> None:
-        f = c["fields"]
-        for key in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "batches"):
-            _ensure_int16(key, f[key])
-        f["weights"] = self.cb.array("weights", np.asarray(weights, np.int8))
-        f["bias"] = (
-            self.cb.array("bias", np.asarray(bias, np.int32)) if bias is not None else "NULL"
-        )
-        f["mult"] = self.cb.array("mult", c["mults"])
-        f["shift"] = self.cb.array("shift", c["shifts"].astype(np.int8))
-        p = self.cb.struct("cgen_conv_params", "params", f)
+        f = c["params"]
+        f.weights = self.cb.array("weights", np.asarray(weights, np.int8))
+        f.bias = self.cb.array("bias", np.asarray(bias, np.int32)) if bias is not None else NULL
+        f.mult = self.cb.array("mult", c["mults"])
+        f.shift = self.cb.array("shift", c["shifts"].astype(np.int8))
+        p = self.cb.struct(f)
         self.cb.call(file, f"{kernel}(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});")
 
     def _optimize_fields(self, op: Operator, c: dict) -> np.ndarray:
         """Interior region, pairing direction, fast requantization; returns folded bias."""
-        f = c["fields"]
-        bound = self._accumulator_bound(op, c["bias"], c["w_rows"], f["in_zp"])
-        y_lo, y_hi = interior_range(
-            f["out_h"], f["stride_h"], f["pad_top"], f["k_h"], f["dil_h"], f["in_h"]
-        )
-        x_lo, x_hi = interior_range(
-            f["out_w"], f["stride_w"], f["pad_left"], f["k_w"], f["dil_w"], f["in_w"]
-        )
-        rows, cols = y_hi - y_lo, x_hi - x_lo
-        f.update(y_lo=y_lo, y_hi=y_hi, x_lo=x_lo, x_hi=x_hi)
-        f["pair_vertical"] = int(cols * (rows // 2) > rows * (cols // 2))
+        f = c["params"]
+        bound = self._accumulator_bound(op, c["bias"], c["w_rows"], f.in_zp)
+        f.y_lo, f.y_hi = interior_range(f.out_h, f.stride_h, f.pad_top, f.k_h, f.dil_h, f.in_h)
+        f.x_lo, f.x_hi = interior_range(f.out_w, f.stride_w, f.pad_left, f.k_w, f.dil_w, f.in_w)
+        rows, cols = f.y_hi - f.y_lo, f.x_hi - f.x_lo
+        f.pair_vertical = int(cols * (rows // 2) > rows * (cols // 2))
         # The fast requantization (cgen_mbqm_fast, and the depthwise kernel that also
         # adds out_zp * 2^r before shifting) must not overflow int32: |acc| < 2^30,
         # 1 <= r <= 22 gives |x| + 2^(r-1) + 128 * 2^r < 2^31.
         shifts = c["shifts"]
-        f["requant_fast"] = int(
-            bool(np.all((shifts <= -1) & (shifts >= -22))) and bound < (1 << 30)
-        )
-        bias = c["bias"] if c["bias"] is not None else np.zeros(f["out_c"], np.int64)
-        return bias - f["in_zp"] * c["w_rows"].sum(axis=1)
+        f.requant_fast = int(bool(np.all((shifts <= -1) & (shifts >= -22))) and bound < (1 << 30))
+        bias = c["bias"] if c["bias"] is not None else np.zeros(f.out_c, np.int64)
+        return bias - f.in_zp * c["w_rows"].sum(axis=1)
 
     def conv2d(self, op: Operator) -> None:
         c = self._conv_common(op, depthwise=False)
-        f = c["fields"]
-        f["quant_stride"] = 1
+        f = c["params"]
         if not self.optimized:
-            self._accumulator_bound(op, c["bias"], c["w_rows"], f["in_zp"])
+            self._accumulator_bound(op, c["bias"], c["w_rows"], f.in_zp)
             self._emit_conv(op, c, "cgen_conv_ref", "cgen_ref.c", c["w"].data, c["bias"])
             return
         folded = self._optimize_fields(op, c)
@@ -317,10 +313,9 @@ class Lowering:
 
     def depthwise_conv2d(self, op: Operator) -> None:
         c = self._conv_common(op, depthwise=True)
-        f = c["fields"]
-        f["quant_stride"] = 1
-        if not self.optimized or f["depth_multiplier"] != 1:
-            self._accumulator_bound(op, c["bias"], c["w_rows"], f["in_zp"])
+        f = c["params"]
+        if not self.optimized or f.depth_multiplier != 1:
+            self._accumulator_bound(op, c["bias"], c["w_rows"], f.in_zp)
             self._emit_conv(op, c, "cgen_depthwise_ref", "cgen_ref.c", c["w"].data, c["bias"])
             return
         folded = self._optimize_fields(op, c)
@@ -362,34 +357,35 @@ class Lowering:
             "w_rows": w.data.reshape(out_c, depth).astype(np.int64),
             "mults": mults,
             "shifts": shifts,
-            "fields": {
-                "batches": 1,
-                "in_h": 1,
-                "in_w": batches,
-                "in_c": depth,
-                "out_h": 1,
-                "out_w": batches,
-                "out_c": out_c,
-                "k_h": 1,
-                "k_w": 1,
-                "stride_h": 1,
-                "stride_w": 1,
-                "dil_h": 1,
-                "dil_w": 1,
-                "pad_top": 0,
-                "pad_left": 0,
-                "depth_multiplier": 1,
-                "in_zp": x.zero_point,
-                "out_zp": y.zero_point,
-                "act_min": act_min,
-                "act_max": act_max,
-                "quant_stride": int(per_channel),
-            },
+            "params": ConvParams(
+                batches=1,
+                in_h=1,
+                in_w=batches,
+                in_c=depth,
+                out_h=1,
+                out_w=batches,
+                out_c=out_c,
+                k_h=1,
+                k_w=1,
+                stride_h=1,
+                stride_w=1,
+                dil_h=1,
+                dil_w=1,
+                pad_top=0,
+                pad_left=0,
+                depth_multiplier=1,
+                in_zp=x.zero_point,
+                out_zp=y.zero_point,
+                act_min=act_min,
+                act_max=act_max,
+                quant_stride=int(per_channel),
+            ),
         }
         if not self.optimized:
             self._accumulator_bound(op, bias, c["w_rows"], x.zero_point)
-            f = c["fields"]
-            f.update(batches=batches, in_w=1, out_w=1)
+            # The reference kernel walks the batches itself.
+            f = c["params"]
+            f.batches, f.in_w, f.out_w = batches, 1, 1
             self._emit_conv(op, c, "cgen_fc_ref", "cgen_ref.c", w.data, bias)
             return
         folded = self._optimize_fields(op, c)
@@ -410,25 +406,23 @@ class Lowering:
         if compute_out_size(pad, in_w, k_w, s_w, 1) != out_w:
             raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad output size")
         act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
-        fields = {
-            "batches": n,
-            "in_h": in_h,
-            "in_w": in_w,
-            "channels": ch,
-            "out_h": out_h,
-            "out_w": out_w,
-            "k_h": k_h,
-            "k_w": k_w,
-            "stride_h": s_h,
-            "stride_w": s_w,
-            "pad_top": compute_padding(s_h, 1, in_h, k_h, out_h),
-            "pad_left": compute_padding(s_w, 1, in_w, k_w, out_w),
-            "act_min": act_min,
-            "act_max": act_max,
-        }
-        for key, value in fields.items():
-            _ensure_int16(key, value)
-        p = self.cb.struct("cgen_pool_params", "params", fields)
+        params = PoolParams(
+            batches=n,
+            in_h=in_h,
+            in_w=in_w,
+            channels=ch,
+            out_h=out_h,
+            out_w=out_w,
+            k_h=k_h,
+            k_w=k_w,
+            stride_h=s_h,
+            stride_w=s_w,
+            pad_top=compute_padding(s_h, 1, in_h, k_h, out_h),
+            pad_left=compute_padding(s_w, 1, in_w, k_w, out_w),
+            act_min=act_min,
+            act_max=act_max,
+        )
+        p = self.cb.struct(params)
         kernel = "cgen_avg_pool" if op.name == "AVERAGE_POOL_2D" else "cgen_max_pool"
         self.cb.call(
             "cgen_pool.c", f"{kernel}(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});"
@@ -443,14 +437,14 @@ class Lowering:
             )
         mult, left_shift, diff_min = quant.softmax_params(op.options["beta"], x.scale)
         depth = x.shape[-1]
-        fields = {
-            "outer": x.size // depth,
-            "depth": depth,
-            "input_multiplier": mult,
-            "input_left_shift": left_shift,
-            "diff_min": diff_min,
-        }
-        p = self.cb.struct("cgen_softmax_params", "params", fields)
+        params = SoftmaxParams(
+            outer=x.size // depth,
+            depth=depth,
+            input_multiplier=mult,
+            input_left_shift=left_shift,
+            diff_min=diff_min,
+        )
+        p = self.cb.struct(params)
         self.cb.call(
             "cgen_softmax.c",
             f"cgen_softmax(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});",
@@ -462,42 +456,57 @@ class Lowering:
         y = self._int8(op, op.outputs[0], "output")
         dims, s1, s2 = broadcast_strides(a.shape, b.shape, y.shape, op)
         act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
-        fields = {
-            "ndim": len(dims),
-            "out_dims": _pad6(dims),
-            "in1_strides": _pad6(s1),
-            "in2_strides": _pad6(s2),
-            "in1_offset": -a.zero_point,
-            "in2_offset": -b.zero_point,
-            "out_offset": y.zero_point,
-            "act_min": act_min,
-            "act_max": act_max,
-        }
         if op.name == "ADD":
-            fields.update(quant.add_params(a.scale, b.scale, y.scale))
+            rescale = quant.add_params(a.scale, b.scale, y.scale)
             kernel = "cgen_add"
         else:
             m, s = quant.quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))
-            fields.update(left_shift=0, in1_mult=0, in1_shift=0, in2_mult=0, in2_shift=0)
-            fields.update(out_mult=m, out_shift=s)
+            rescale = {
+                "left_shift": 0,
+                "in1_mult": 0,
+                "in1_shift": 0,
+                "in2_mult": 0,
+                "in2_shift": 0,
+            }
+            rescale.update(out_mult=m, out_shift=s)
             kernel = "cgen_mul"
-        p = self.cb.struct("cgen_binary_params", "params", fields)
+        params = BinaryParams(
+            ndim=len(dims),
+            out_dims=_pad_dims(dims),
+            in1_strides=_pad_dims(s1),
+            in2_strides=_pad_dims(s2),
+            in1_offset=-a.zero_point,
+            in2_offset=-b.zero_point,
+            out_offset=y.zero_point,
+            act_min=act_min,
+            act_max=act_max,
+            **rescale,
+        )
+        p = self.cb.struct(params)
         args = f"{in_ptr(op.inputs[0])}, {in_ptr(op.inputs[1])}, {out_ptr(op.outputs[0])}"
         self.cb.call("cgen_binary.c", f"{kernel}(&{p}, {args});")
 
     def quantize(self, op: Operator) -> None:
         x, y = self.t(op.inputs[0]), self._int8(op, op.outputs[0], "output")
         if x.dtype == "FLOAT32":
-            fields = {"size": y.size, "in_zp": 0, "out_zp": y.zero_point, "mult": 0, "shift": 0}
-            fields["scale"] = y.scale
-            p = self.cb.struct("cgen_quant_params", "params", fields)
+            p = self.cb.struct(
+                QuantParams(
+                    size=y.size, in_zp=0, out_zp=y.zero_point, mult=0, shift=0, scale=y.scale
+                )
+            )
             stmt = f"cgen_quantize_f32(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});"
         else:
             x = self._int8(op, op.inputs[0], "input")
             m, s = quant.quantize_multiplier(float(x.scale) / float(y.scale))
-            fields = {"size": y.size, "in_zp": x.zero_point, "out_zp": y.zero_point, "mult": m}
-            fields.update(shift=s, scale=np.float32(0))
-            p = self.cb.struct("cgen_quant_params", "params", fields)
+            params = QuantParams(
+                size=y.size,
+                in_zp=x.zero_point,
+                out_zp=y.zero_point,
+                mult=m,
+                shift=s,
+                scale=np.float32(0),
+            )
+            p = self.cb.struct(params)
             stmt = f"cgen_requantize(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});"
         self.cb.call("cgen_quantize.c", stmt)
 
@@ -505,9 +514,9 @@ class Lowering:
         x, y = self._int8(op, op.inputs[0], "input"), self.t(op.outputs[0])
         if y.dtype != "FLOAT32":
             raise BuildError(f"cgen: DEQUANTIZE (operator index {op.index}) to {y.dtype}")
-        fields = {"size": x.size, "in_zp": x.zero_point, "out_zp": 0, "mult": 0, "shift": 0}
-        fields["scale"] = x.scale
-        p = self.cb.struct("cgen_quant_params", "params", fields)
+        p = self.cb.struct(
+            QuantParams(size=x.size, in_zp=x.zero_point, out_zp=0, mult=0, shift=0, scale=x.scale)
+        )
         self.cb.call(
             "cgen_quantize.c",
             f"cgen_dequantize(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});",
@@ -525,14 +534,14 @@ class Lowering:
         if left_shift < 0:
             raise BuildError(f"cgen: {op.name} (operator index {op.index}): input scale too small")
         radius = quant.calculate_input_radius(input_integer_bits, left_shift)
-        fields = {
-            "size": x.size,
-            "in_zp": x.zero_point,
-            "range_radius": radius,
-            "input_multiplier": mult,
-            "input_left_shift": left_shift,
-        }
-        p = self.cb.struct("cgen_activation_params", "params", fields)
+        params = ActivationParams(
+            size=x.size,
+            in_zp=x.zero_point,
+            range_radius=radius,
+            input_multiplier=mult,
+            input_left_shift=left_shift,
+        )
+        p = self.cb.struct(params)
         kernel = "cgen_logistic" if op.name == "LOGISTIC" else "cgen_tanh"
         self.cb.call(
             "cgen_activation.c",
@@ -558,16 +567,16 @@ class Lowering:
         inner = int(np.prod([x.shape[d] for d in kept if d > first], dtype=np.int64))
         reduce = int(np.prod([x.shape[d] for d in reduced], dtype=np.int64))
         mult, shift = quant.mean_multiplier(x.scale, y.scale, count)
-        fields = {
-            "outer": outer,
-            "reduce": reduce,
-            "inner": inner,
-            "in_zp": x.zero_point,
-            "out_zp": y.zero_point,
-            "mult": mult,
-            "shift": shift,
-        }
-        p = self.cb.struct("cgen_mean_params", "params", fields)
+        params = MeanParams(
+            outer=outer,
+            reduce=reduce,
+            inner=inner,
+            in_zp=x.zero_point,
+            out_zp=y.zero_point,
+            mult=mult,
+            shift=shift,
+        )
+        p = self.cb.struct(params)
         self.cb.call(
             "cgen_reduce.c", f"cgen_mean(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});"
         )
@@ -590,13 +599,8 @@ class Lowering:
         out_dims = [1] * lead + [int(d + p0 + p1) for d, (p0, p1) in zip(x.shape, pads)]
         if int(np.prod(out_dims)) != y.size:
             raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad output shape")
-        fields = {
-            "in_dims": in_dims,
-            "out_dims": out_dims,
-            "before": before,
-            "pad_value": pad_value,
-        }
-        p = self.cb.struct("cgen_pad_params", "params", fields)
+        params = PadParams(in_dims=in_dims, out_dims=out_dims, before=before, pad_value=pad_value)
+        p = self.cb.struct(params)
         self.cb.call(
             "cgen_shape.c", f"cgen_pad(&{p}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])});"
         )
@@ -614,8 +618,7 @@ class Lowering:
             chunks.append(int(np.prod(x.shape[axis:], dtype=np.int64)))
         outer = int(np.prod(y.shape[:axis], dtype=np.int64))
         chunk = self.cb.array("chunks", np.asarray(chunks, np.int32))
-        fields = {"num_inputs": len(op.inputs), "outer": outer, "chunk": chunk}
-        p = self.cb.struct("cgen_concat_params", "params", fields)
+        p = self.cb.struct(ConcatParams(num_inputs=len(op.inputs), outer=outer, chunk=chunk))
         ins = ", ".join(in_ptr(i) for i in op.inputs)
         self.cb.call(
             "cgen_shape.c",
@@ -638,19 +641,19 @@ def _shift_classes(out_size: int, stride: int, pad: int, in_size: int) -> int:
     return len(shifts)
 
 
-def _dw3x3_applies(f: dict) -> bool:
-    """Whether cgen_depthwise3x3.c's preconditions hold for these conv fields."""
+def _dw3x3_applies(p: ConvParams) -> bool:
+    """Whether cgen_depthwise3x3.c's preconditions hold for these parameters."""
     return (
-        f["k_h"] == 3
-        and f["k_w"] == 3
-        and f["dil_h"] == 1
-        and f["dil_w"] == 1
-        and f["in_h"] >= 3
-        and f["in_w"] >= 3
-        and f["depth_multiplier"] == 1
-        and bool(f["requant_fast"])
-        and _shift_classes(f["out_h"], f["stride_h"], f["pad_top"], f["in_h"]) <= DW_MAX_CLASSES
-        and _shift_classes(f["out_w"], f["stride_w"], f["pad_left"], f["in_w"]) <= DW_MAX_CLASSES
+        p.k_h == 3
+        and p.k_w == 3
+        and p.dil_h == 1
+        and p.dil_w == 1
+        and p.in_h >= 3
+        and p.in_w >= 3
+        and p.depth_multiplier == 1
+        and bool(p.requant_fast)
+        and _shift_classes(p.out_h, p.stride_h, p.pad_top, p.in_h) <= DW_MAX_CLASSES
+        and _shift_classes(p.out_w, p.stride_w, p.pad_left, p.in_w) <= DW_MAX_CLASSES
     )
 
 
@@ -665,8 +668,8 @@ def _block_weights(w_rows: np.ndarray) -> np.ndarray:
     return np.concatenate([blocks, w_rows[full:].reshape(-1)]).astype(np.int8)
 
 
-def _pad6(values: list[int]) -> list[int]:
-    return list(values) + [0] * (6 - len(values))
+def _pad_dims(values: list[int]) -> list[int]:
+    return list(values) + [0] * (MAX_DIMS - len(values))
 
 
 def broadcast_strides(a_shape, b_shape, out_shape, op: Operator):
@@ -704,6 +707,6 @@ def broadcast_strides(a_shape, b_shape, out_shape, op: Operator):
         s2.append(sb[d])
     if not dims:
         dims, s1, s2 = [1], [0], [0]
-    if len(dims) > 6:
+    if len(dims) > MAX_DIMS:
         raise BuildError(f"cgen: {op.name} (operator index {op.index}): broadcast over > 6 dims")
     return dims, s1, s2

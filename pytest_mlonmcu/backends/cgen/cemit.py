@@ -1,12 +1,15 @@
-"""C text helpers: constant arrays, parameter structs, tensor pointer placeholders."""
+"""C text helpers: constant arrays, parameter struct initializers, tensor pointer placeholders."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ...core.errors import BuildError
+from .params import CStruct, CType
 
 _C_TYPES = {
     np.dtype(np.int8): ("int8_t", 1),
@@ -73,11 +76,14 @@ class CodeBuilder:
         self.const_bytes += values.size * itemsize
         return name
 
-    def struct(self, ctype: str, prefix: str, fields: Mapping[str, object]) -> str:
-        """Emit a constant parameter struct with designated initializers."""
+    def struct(self, params: CStruct, prefix: str = "params") -> str:
+        """Emit a constant parameter struct, every field by name in C order; returns its name."""
         name = self._name(prefix)
-        inits = ",\n  ".join(f".{k} = {_c_value(v)}" for k, v in fields.items())
-        self.params.append(f"static const {ctype} {name} = {{\n  {inits}\n}};")
+        inits = ",\n  ".join(
+            f".{f.name} = {_c_value(f.name, f.ctype, getattr(params, f.name))}"
+            for f in params.c_fields()
+        )
+        self.params.append(f"static const {params.c_name} {name} = {{\n  {inits}\n}};")
         return name
 
     def call(self, kernel_file: str, statement: str) -> None:
@@ -85,16 +91,24 @@ class CodeBuilder:
         self.statements.append((self.current_op, statement))
 
 
-def _c_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, np.floating):
-        return c_float(v)
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(_c_value(x) for x in v) + "}"
-    return str(v)  # already C (a name, NULL)
+def _c_value(name: str, ctype: CType, value: object) -> str:
+    """A field's value as C; integers must fit their type (C would truncate them silently)."""
+    if ctype.length:
+        items = list(value)  # type: ignore[call-overload]
+        if len(items) != ctype.length:
+            raise ValueError(f"cgen: {name} has {len(items)} items, its C array {ctype.length}")
+        return "{" + ", ".join(_c_value(name, ctype.item, v) for v in items) + "}"
+    if ctype.bits:
+        number = int(value)  # type: ignore[call-overload]
+        limit = 1 << (ctype.bits - 1)
+        if not -limit <= number < limit:
+            raise BuildError(
+                f"cgen: {name} = {number} exceeds the kernels' {ctype.bits}-bit parameter range"
+            )
+        return str(number)
+    if ctype.name == "float":
+        return c_float(value)  # type: ignore[arg-type]
+    return str(value)  # a pointer: an array's name or NULL
 
 
 def in_ptr(tensor: int) -> str:

@@ -2,6 +2,7 @@
  * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 /* logistic on Q4.27 -> Q0.31 */
 static int32_t logistic_q4(int32_t a) {

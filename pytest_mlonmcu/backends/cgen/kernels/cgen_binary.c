@@ -2,6 +2,7 @@
  * cgen_binary.c - int8 ADD and MUL with numpy-style broadcasting.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 static inline int8_t add_one(const cgen_binary_params *p, int32_t x, int32_t y) {
   /* Both inputs are brought to a common scale at 2^left_shift resolution. */

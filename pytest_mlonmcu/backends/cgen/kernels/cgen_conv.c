@@ -14,6 +14,7 @@
  * and odd leftovers run one at a time.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 /* a_l += x * w_l over n inputs, 8 interleaved channels; two inputs per iteration. */
 #define DOT_1X8(ip, wp, n, A)                                               \

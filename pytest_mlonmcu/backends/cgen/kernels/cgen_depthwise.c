@@ -8,6 +8,7 @@
  * (cgen_depthwise3x3.c).
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 /* One output pixel at any position. Taps outside the input multiply in_zp
  * instead of an input byte: with the folded bias that is TFLite's zero padding. */

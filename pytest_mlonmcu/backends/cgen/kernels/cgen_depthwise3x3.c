@@ -12,6 +12,7 @@
  * shifts per axis) before it chooses this kernel.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 #if defined(__GNUC__)
 #define CGEN_NOINLINE __attribute__((noinline))

@@ -59,83 +59,19 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
 /* Parameter structs                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (as a 1x1 convolution). */
-typedef struct {
-  int16_t batches;
-  int16_t in_h, in_w, in_c;
-  int16_t out_h, out_w, out_c;
-  int16_t k_h, k_w;
-  int16_t stride_h, stride_w, dil_h, dil_w;
-  int16_t pad_top, pad_left;
-  int16_t depth_multiplier; /* depthwise only */
-  /* Output pixels whose window lies fully inside the input: [y_lo,y_hi) x [x_lo,x_hi). */
-  int16_t y_lo, y_hi, x_lo, x_hi;
-  int8_t in_zp, out_zp;  /* input/output zero points */
-  int8_t act_min, act_max;
-  int8_t pair_vertical;  /* pair interior pixels along y instead of x */
-  int8_t requant_fast;   /* all shifts <= -1 and accumulators proven small */
-  int8_t quant_stride;   /* 1: per-channel multipliers, 0: one for all channels */
-  const int8_t *weights; /* optimized: reordered; reference: TFLite layout */
-  const int32_t *bias;   /* optimized: input offset folded in; may be NULL in reference */
-  const int32_t *mult;
-  const int8_t *shift;
-} cgen_conv_params;
-
-typedef struct {
-  int16_t batches, in_h, in_w, channels, out_h, out_w;
-  int16_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
-  int16_t act_min, act_max;
-} cgen_pool_params;
-
-typedef struct {
-  int32_t outer, depth;
-  int32_t input_multiplier, input_left_shift, diff_min;
-} cgen_softmax_params;
-
-/* Binary elementwise ops with numpy-style broadcasting over up to 6 dims. */
-#define CGEN_MAX_DIMS 6
-typedef struct {
-  int32_t ndim;
-  int32_t out_dims[CGEN_MAX_DIMS];
-  int32_t in1_strides[CGEN_MAX_DIMS]; /* 0 where input 1 is broadcast */
-  int32_t in2_strides[CGEN_MAX_DIMS];
-  int32_t in1_offset, in2_offset, out_offset;
-  int32_t left_shift;
-  int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
-  int32_t act_min, act_max;
-} cgen_binary_params;
-
-typedef struct {
-  int32_t size;
-  int32_t in_zp, out_zp, mult, shift;
-  float scale; /* quantize from float: output scale; dequantize: input scale */
-} cgen_quant_params;
-
-/* LOGISTIC and TANH (int8 -> int8). */
-typedef struct {
-  int32_t size;
-  int32_t in_zp, range_radius, input_multiplier, input_left_shift;
-} cgen_activation_params;
-
-/* MEAN over a contiguous block of axes: input viewed as [outer][reduce][inner]. */
-typedef struct {
-  int32_t outer, reduce, inner;
-  int32_t in_zp, out_zp, mult, shift;
-} cgen_mean_params;
-
-/* PAD on a 4-D view; pad values are given per dimension (before/after). */
-typedef struct {
-  int32_t in_dims[4];
-  int32_t out_dims[4];
-  int32_t before[4];
-  int8_t pad_value;
-} cgen_pad_params;
-
-/* CONCATENATION: output viewed as [outer][sum of chunk sizes]. */
-typedef struct {
-  int32_t num_inputs, outer;
-  const int32_t *chunk; /* bytes per outer step of each input */
-} cgen_concat_params;
+/* Their layouts are generated from pytest_mlonmcu/backends/cgen/params.py into
+ * cgen_params.h beside the generated model, so the kernels and the generated
+ * initializers always agree; the kernels and the model include it after this
+ * header, which only names the structs. */
+typedef struct cgen_conv_params cgen_conv_params; /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED */
+typedef struct cgen_pool_params cgen_pool_params;
+typedef struct cgen_softmax_params cgen_softmax_params;
+typedef struct cgen_binary_params cgen_binary_params; /* ADD, MUL */
+typedef struct cgen_quant_params cgen_quant_params;   /* QUANTIZE, DEQUANTIZE */
+typedef struct cgen_activation_params cgen_activation_params; /* LOGISTIC, TANH */
+typedef struct cgen_mean_params cgen_mean_params;
+typedef struct cgen_pad_params cgen_pad_params;
+typedef struct cgen_concat_params cgen_concat_params;
 
 /* ------------------------------------------------------------------------ */
 /* Kernels                                                                   */

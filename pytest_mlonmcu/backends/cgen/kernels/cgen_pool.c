@@ -4,6 +4,7 @@
  * of in-image taps, rounding half away from zero.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 typedef struct {
   int y0, y1, x0, x1; /* clipped window rows/cols, relative to iy0/ix0 */

@@ -3,6 +3,7 @@
  * (int8 -> float).
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 void cgen_requantize(const cgen_quant_params *p, const int8_t *in, int8_t *out) {
   for (int32_t i = 0; i < p->size; ++i) {

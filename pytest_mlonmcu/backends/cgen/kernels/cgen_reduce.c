@@ -4,6 +4,7 @@
  * multiplier), so the result matches TFLite Micro's integer mean.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out) {
   const int32_t zp_total = p->in_zp * p->reduce;

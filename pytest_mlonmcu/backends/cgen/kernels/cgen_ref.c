@@ -8,6 +8,7 @@
  * generator-specialised kernels.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 static inline int8_t ref_out(const cgen_conv_params *p, int32_t acc, int c) {
   const int q = p->quant_stride ? c : 0;

@@ -4,6 +4,7 @@
  * activation clamp. Shared by the optimized kernels (one copy of the code).
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 static inline int8_t clamp_store(int32_t v, int32_t lo, int32_t hi) {
   if (v < lo) v = lo;

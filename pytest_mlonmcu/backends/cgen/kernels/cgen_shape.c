@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out) {
   const int32_t *id = p->in_dims, *od = p->out_dims, *b = p->before;

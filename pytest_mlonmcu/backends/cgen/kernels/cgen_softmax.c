@@ -6,6 +6,7 @@
  * fixed-point reciprocal of the sum. Output scale 1/256, zero point -128.
  */
 #include "cgen_kernels.h"
+#include "cgen_params.h"
 
 enum { kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12 };
 

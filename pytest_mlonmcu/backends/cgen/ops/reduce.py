@@ -1,0 +1,40 @@
+"""MEAN over a contiguous block of axes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ....core.errors import BuildError
+from .. import quant
+from ..model import Operator
+from ..params import MeanParams
+from .context import AT_LEAST_1D, LoweringContext, lowers
+
+
+@lowers("MEAN", inputs=2, rank=AT_LEAST_1D)
+def mean(ctx: LoweringContext, op: Operator) -> None:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    axes_t = ctx.const_tensor(op, op.inputs[1], "axis", ("INT32", "INT64"))
+    rank = len(x.shape)
+    axes = sorted({int(a) % rank for a in axes_t.data.reshape(-1)})
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    big = [d for d in range(rank) if x.shape[d] > 1]
+    reduced = [d for d in big if d in axes]
+    kept = [d for d in big if d not in axes]
+    if reduced and kept and any(reduced[0] < k < reduced[-1] for k in kept):
+        raise BuildError(
+            f"cgen: MEAN (operator index {op.index}) over non-adjacent axes is not supported"
+        )
+    first = reduced[0] if reduced else rank
+    mult, shift = quant.mean_multiplier(x.scale, y.scale, count)
+    params = MeanParams(
+        outer=int(np.prod([x.shape[d] for d in kept if d < first], dtype=np.int64)),
+        reduce=int(np.prod([x.shape[d] for d in reduced], dtype=np.int64)),
+        inner=int(np.prod([x.shape[d] for d in kept if d > first], dtype=np.int64)),
+        in_zp=x.zero_point,
+        out_zp=y.zero_point,
+        mult=mult,
+        shift=shift,
+    )
+    ctx.call_unary(op, "cgen_reduce.c", "cgen_mean", params)

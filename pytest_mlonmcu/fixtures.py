@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from .core.components import Backend, Target
+from .core.records import portable
 from .matrix import Case, safe_name
 from .models.model import Model, ModelResolver
 from .run import Run
 from .rundirs import MARKER, OutDirWarning, RunDirs
-from .session import portable
 
 SETTINGS_KEY = pytest.StashKey["object"]()
 RESULTS_KEY = pytest.StashKey["object"]()

@@ -25,11 +25,11 @@ from .core.artifacts import Artifact, Program, RunOutput
 from .core.cache import Cache, atomic_write_text
 from .core.components import Backend, Target
 from .core.config import RunConfig
+from .core.records import portable
 from .core.samples import SampleSet
 from .core.stages import Stage
 from .matrix import Case
 from .models.model import Model, ModelResolver
-from .session import portable
 from .targets import TARGETS
 from .validation import ValidationMode, ValidationResult, validate
 

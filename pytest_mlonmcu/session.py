@@ -18,41 +18,18 @@ besides Python keep exact). Other ints and NaN/Inf become strings (``"2361183241
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from .core.cache import atomic_write_text
-from .core.records import RunRecord
+from .core.records import RunRecord, portable
 from .matrix import Case, case_from_id
 
 SCHEMA_VERSION = 1
-INT_MIN = -(2**31)
-INT_MAX = 2**63 - 1
 # Attributes of a TestReport: pytest-xdist serializes them with the report.
 RECORD_ATTR = "mlonmcu_record"  # the teardown report's record (JSON text)
 CASE_ATTR = "mlonmcu_case"  # the setup report's case fields (JSON text)
-
-
-def portable(value: Any) -> Any:
-    """``value`` with only types and ranges that execnet and JSON carry (see the module doc)."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        value = value.item()  # numpy scalar (or 0-d array) -> Python number
-        if isinstance(value, bool):
-            return value
-    if isinstance(value, int):
-        return int(value) if INT_MIN <= value <= INT_MAX else str(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): portable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [portable(v) for v in value]
-    return str(value)
 
 
 class SessionResults:

@@ -7,6 +7,8 @@ and the gates' summary. They are plain JSON values; these types name their keys.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 from .numbers import Number
@@ -78,3 +80,28 @@ class RunRecord(TypedDict):
     budgets: NotRequired[list[BudgetRecord]]
     comparison: NotRequired[ComparisonRecord | None]
     gate_failures: NotRequired[list[str]]
+
+
+# What xdist's execnet channel and strict JSON carry: ints in [-2**31, 2**63) (execnet packs a
+# negative int below -2**31 into 4 bytes), finite floats, strings; the rest becomes a string.
+INT_MIN = -(2**31)
+INT_MAX = 2**63 - 1
+
+
+def portable(value: Any) -> Any:
+    """``value`` with only types and ranges that execnet and JSON carry (see above)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # numpy scalar (or 0-d array) -> Python number
+        if isinstance(value, bool):
+            return value
+    if isinstance(value, int):
+        return int(value) if INT_MIN <= value <= INT_MAX else str(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): portable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [portable(v) for v in value]
+    return str(value)

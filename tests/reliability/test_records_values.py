@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from spine.conftest import BENCH_TEST, FAST
 
-from pytest_mlonmcu.session import portable
+from pytest_mlonmcu.core.records import portable
 
 # Metrics a hook (or a corrupt model's metadata) may produce.
 ODD_METRICS = """

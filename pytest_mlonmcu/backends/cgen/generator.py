@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ...core.cache import atomic_write_text
+from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, UsageError
-from ...ctext import c_comment_text
 from . import cemit
 from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, check_supported, lower

@@ -32,8 +32,8 @@ from ...core.artifacts import Artifact
 from ...core.cache import atomic_write_text, hash_key
 from ...core.components import Backend
 from ...core.config import ComponentConfig
+from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
-from ...ctext import c_comment_text
 from ...install.tflm import source_tree
 from ...targets.compiled import COMMON_DIR
 from . import runner as tflmi_runner

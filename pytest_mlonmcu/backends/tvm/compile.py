@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from ...ctext import c_identifier_bytes
+from ...core.ctext import c_identifier_bytes
 from .options import TvmOptions
 
 EXIT_ERROR = 3

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tvm import ir, relax
 
-from ...ctext import c_comment_text
+from ...core.ctext import c_comment_text
 from .planner import Interval, align, best_plan, lower_bound
 
 PREFIX = "tvmaot"  # of every symbol of the executor and of runtime/tvmaot_shim.c

@@ -20,7 +20,7 @@ import tvm
 from tvm import ir, relax, tirx
 from tvm.tirx.buffer import is_buffer_var
 
-from ...ctext import c_identifier
+from ...core.ctext import c_identifier
 
 C_TARGET = {"kind": "c"}
 KERNEL_PREFIX = "tvmaot_k"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from . import exporters, gates, hookspec, options
+from . import exporters, gates, hardware, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
-from .boards import hardware
 from .core.errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
@@ -99,7 +98,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Skips unless the marker's board is attached and reachable (boards/hardware.py).
+    # Skips unless the marker's board is attached and reachable (hardware.py).
     hardware.check_item(item, item.config.stash[SETTINGS_KEY])
 
 

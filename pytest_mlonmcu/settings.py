@@ -11,7 +11,7 @@ import pytest
 
 from . import options
 from .backends import BACKENDS
-from .boards.registry import configure_boards
+from .boards.boardset import configure_boards
 from .core.cache import Cache
 from .core.config import RunConfig, check_keys, flatten, known_keys, parse_assignments
 from .core.errors import UsageError

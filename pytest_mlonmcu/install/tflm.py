@@ -42,11 +42,11 @@ from ..core import proc
 from ..core.cache import Cache, hash_key
 from ..core.config import ComponentConfig, RunConfig
 from ..core.errors import MissingToolError
-from ..targets.toolchain import compiler_identity
+from ..platforms.mlif.toolchain import compiler_identity
 from .sources import Progress, Source, SourceError, local_source, materialize, source_identity
 
 if TYPE_CHECKING:
-    from ..targets.compiled import CompiledTarget
+    from ..platforms.mlif.target import CompiledTarget
 
 UPSTREAM_URL = "https://github.com/tensorflow/tflite-micro"
 # 2026-08-20. Only this abbreviated commit is recorded (the vendored snapshot's name and its

@@ -1,8 +1,8 @@
 """Platforms: how a backend's artifact becomes a program for a target.
 
-``mlif`` is the bare-metal flow of ``targets/compiled.py`` (harness + backend sources linked
+``mlif`` is the bare-metal flow of ``platforms/mlif/`` (harness + backend sources linked
 with the target's startup code); ``zephyr`` builds a Zephyr application for a board
-(``platforms/zephyr.py``).
+(``platforms/zephyr/``).
 """
 
 from .base import PLATFORMS, Platform, check_platform_targets

@@ -54,7 +54,7 @@ def check_platform_targets(
     out = []
     for name in targets:
         if name not in TARGETS and "/" in name:
-            from ..boards.registry import target_name_of
+            from ..boards.boardset import target_name_of
 
             name = target_name_of(name)  # the Zephyr spelling of a board
         cls = TARGETS.get(name)

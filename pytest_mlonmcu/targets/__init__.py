@@ -17,7 +17,7 @@ def register_builtin_targets() -> None:
     for cls in (HostX86, RiscvQemu, CortexMQemu, Stm32f4Qemu, Etiss):
         TARGETS.register(cls, replace=True)
     # Zephyr boards (platform zephyr): one target per board of boards/boards.yml.
-    from .zephyr_board import board_target_classes
+    from ..platforms.zephyr.target import board_target_classes
 
     for cls in board_target_classes():
         TARGETS.register(cls, replace=True)

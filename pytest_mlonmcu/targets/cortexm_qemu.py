@@ -24,7 +24,8 @@ from pathlib import Path
 from ..core.artifacts import Program
 from ..core.errors import RunError
 from ..core.protocol import HarnessReport
-from .compiled import HARNESS_DIR
+from ..platforms.mlif.target import HARNESS_DIR
+from ..platforms.mlif.toolchain import Toolchain
 from .qemu_common import QemuTarget, gcc_finds, size_setting
 from .qemu_plugin import (
     build_insn_count_plugin,
@@ -32,7 +33,6 @@ from .qemu_plugin import (
     plugin_unavailable_reason,
     read_plugin_counts,
 )
-from .toolchain import Toolchain
 
 ARM_DIR = HARNESS_DIR / "arm"
 MiB = 1024 * 1024

@@ -20,8 +20,8 @@ from pathlib import Path
 from ..core import proc
 from ..core.cache import Cache, hash_key
 from ..core.errors import MissingToolError
-from .compiled import HARNESS_DIR
-from .toolchain import CommandLog, compiler_identity
+from ..platforms.mlif.target import HARNESS_DIR
+from ..platforms.mlif.toolchain import CommandLog, compiler_identity
 
 PLUGIN_SOURCE = HARNESS_DIR / "qemu_plugin" / "insn_count.c"
 HEADER_NAME = "qemu-plugin.h"

@@ -24,7 +24,7 @@ from board_helpers import (
     zephyr_skip_reason,
 )
 
-from pytest_mlonmcu.boards import registry
+from pytest_mlonmcu.boards import boardset as registry
 from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.settings import MODELS_DIR_ENV

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from board_helpers import make_target
 
-from pytest_mlonmcu.boards import registry
+from pytest_mlonmcu.boards import boardset as registry
 from pytest_mlonmcu.core.artifacts import Artifact
 from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.install.zephyr import discover_modules, install_at
 from pytest_mlonmcu.platforms import check_platform_targets
-from pytest_mlonmcu.platforms.zephyr import (
+from pytest_mlonmcu.platforms.zephyr.build import (
     ZephyrOptions,
     ZephyrPlatform,
     cmake_quote,
@@ -186,7 +186,7 @@ def test_generated_application(tmp_path: Path):
     import numpy as np
 
     from pytest_mlonmcu.core.samples import SampleSet
-    from pytest_mlonmcu.targets.compiled import COMMON_DIR
+    from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 
     install = install_at(_fake_zephyr(tmp_path / "ws"), "test")
     platform = ZephyrPlatform(install, None)  # type: ignore[arg-type]

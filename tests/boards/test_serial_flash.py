@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from board_helpers import TRANSCRIPT, fake_tool, make_target, with_path
 
-from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.boards.flash import FlashImage, FlashRequest, QemuInstance, flash_command
-from pytest_mlonmcu.boards.serial_io import (
+from pytest_mlonmcu.boards import boardset as registry
+from pytest_mlonmcu.core.artifacts import Program
+from pytest_mlonmcu.core.errors import RunError
+from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, QemuInstance, flash_command
+from pytest_mlonmcu.devices.serial import (
     PortNotFound,
     SerialConsole,
     board_lock,
@@ -24,8 +26,6 @@ from pytest_mlonmcu.boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from pytest_mlonmcu.core.artifacts import Program
-from pytest_mlonmcu.core.errors import RunError
 
 
 def test_port_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -235,7 +235,7 @@ def test_labgrid_place_is_acquired_around_flash_and_read(tmp_path: Path, fake_bo
             }
         }
     )
-    from pytest_mlonmcu.boards.hardware import skip_reason
+    from pytest_mlonmcu.hardware import skip_reason
 
     full_path = with_path(bin_dir)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))

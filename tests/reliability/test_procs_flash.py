@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.boards.flash import FlashImage, FlashRequest, flash_command, run_flash
+from pytest_mlonmcu.boards import boardset as registry
 from pytest_mlonmcu.core.errors import RunError, UsageError
+from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, flash_command, run_flash
 
 from .procs_helpers import eventually, in_group, is_alive, kill_quietly, needs_proc, wait_for_file
 

@@ -34,14 +34,14 @@ from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ...ctext import c_comment_text
-from ...targets.compiled import COMMON_DIR
+from ...platforms.mlif.target import COMMON_DIR
 from . import runner as tflmi_runner
 
 if TYPE_CHECKING:
     from ...core.components import Target
     from ...install.tflm import TflmLibrary
     from ...models.model import Model
-    from ...targets.compiled import CompiledTarget
+    from ...platforms.mlif.target import CompiledTarget
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Zephyr platform: a backend's artifact + the MLIF harness as a Zephyr application.
 
 ``generate_app`` writes one application per run (``compile/app``): the template
-``zephyr_app/CMakeLists.txt``, ``prj.conf`` (template + this run's Kconfig lines),
+``harness/zephyr/CMakeLists.txt``, ``prj.conf`` (template + this run's Kconfig lines),
 ``src/`` with the harness (``main.c`` and its headers, the sample inputs ``mlif_data.c``, the
 Zephyr implementation of ``mlif_target.h``), and ``mlonmcu_inputs.cmake`` listing the
 backend's sources, include directories, defines, flags and libraries by absolute path.
@@ -26,18 +26,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from ..core import proc
-from ..core.cache import Cache, atomic_write_text, hash_key
-from ..core.errors import CompileError, MissingToolError
-from .base import Platform
+from ...core import proc
+from ...core.cache import Cache, atomic_write_text, hash_key
+from ...core.errors import CompileError, MissingToolError
+from ..base import Platform
 
 if TYPE_CHECKING:
-    from ..boards.registry import Board
-    from ..core.artifacts import Artifact
-    from ..core.samples import SampleSet
-    from ..install.zephyr import ZephyrInstall
+    from ...boards.boardset import Board
+    from ...core.artifacts import Artifact
+    from ...core.samples import SampleSet
+    from ...install.zephyr import ZephyrInstall
 
-TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "platforms" / "zephyr_app"))
+TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "harness" / "zephyr"))
 TEMPLATES = ("CMakeLists.txt", "prj.conf")
 GLUE = "mlif_zephyr.c"
 HARNESS_FILES = ("main.c", "mlif.h", "mlif_data.h", "mlif_target.h")

@@ -5,11 +5,11 @@ own name (``stm32f7``, ``mps2_an385``...); a board whose Zephyr board has anothe
 target too (``stm32f746g_disco``, ``nucleo_f446re``, ``esp32c3_devkitm``), bound to the board.
 
 compile: the run's artifact + the harness become a Zephyr application, built with west or
-CMake (``platforms/zephyr.py``); ROM/RAM from the ELF, the kernel's stacks reported apart
+CMake (``platforms/zephyr/build.py``); ROM/RAM from the ELF, the kernel's stacks reported apart
 (``stack_reserved_bytes``) like the stack reservation of the bare-metal targets.
 
-run: the program is flashed (``boards/flash.py``) and the console read over serial
-(``boards/serial_io.py``) under the port's lock. Emulated boards (flash ``qemu``) run anywhere
+run: the program is flashed (``devices/flash.py``) and the console read over serial
+(``devices/serial.py``) under the port's lock. Emulated boards (flash ``qemu``) run anywhere
 QEMU does; a physical board runs when it is attached (``--mlonmcu-board NAME[=PORT]``),
 otherwise the run stops after compile with a skip that says so.
 
@@ -44,8 +44,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from ..boards import registry
-from ..boards.flash import (
+from ...boards import boardset as registry
+from ...boards.boardset import Board
+from ...core.artifacts import Artifact, Program, RunOutput
+from ...core.config import ComponentConfig, parse_int, parse_timeout
+from ...core.elf import elf_sizes, symbol_addresses
+from ...core.errors import CompileError, MissingToolError, RunError, UsageError
+from ...core.protocol import HarnessReport, parse_harness_output
+from ...devices.flash import (
     FlashImage,
     FlashRequest,
     QemuInstance,
@@ -54,10 +60,9 @@ from ..boards.flash import (
     qemu_missing,
     run_flash,
 )
-from ..boards.labgrid import acquired as labgrid_acquired
-from ..boards.labgrid import labgrid_missing
-from ..boards.registry import Board
-from ..boards.serial_io import (
+from ...devices.labgrid import acquired as labgrid_acquired
+from ...devices.labgrid import labgrid_missing
+from ...devices.serial import (
     PortNotFound,
     SerialConsole,
     SerialTimeout,
@@ -65,18 +70,13 @@ from ..boards.serial_io import (
     resolve_port,
     socket_address,
 )
-from ..core.artifacts import Artifact, Program, RunOutput
-from ..core.config import ComponentConfig, parse_int, parse_timeout
-from ..core.elf import elf_sizes, symbol_addresses
-from ..core.errors import CompileError, MissingToolError, RunError, UsageError
-from ..core.protocol import HarnessReport, parse_harness_output
-from .compiled import COMMON_DIR, CompiledTarget, tail
-from .toolchain import Toolchain
+from ..mlif.target import COMMON_DIR, CompiledTarget, tail
+from ..mlif.toolchain import Toolchain
 
 if TYPE_CHECKING:
-    from ..core.samples import SampleSet
-    from ..install.zephyr import ZephyrInstall
-    from ..platforms.zephyr import ZephyrOptions
+    from ...core.samples import SampleSet
+    from ...install.zephyr import ZephyrInstall
+    from .build import ZephyrOptions
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class ZephyrBoardTarget(CompiledTarget):
         return mode
 
     def options(self) -> ZephyrOptions:
-        from ..platforms.zephyr import BUILD_TOOLS, LIBCS, OPTIMIZATIONS, ZephyrOptions
+        from .build import BUILD_TOOLS, LIBCS, OPTIMIZATIONS, ZephyrOptions
 
         optimize = self.setting("optimize", "2") or "2"
         if optimize not in OPTIMIZATIONS:
@@ -216,7 +216,7 @@ class ZephyrBoardTarget(CompiledTarget):
 
     # -- availability ---------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        from ..install.zephyr import zephyr_unavailable_reason
+        from ...install.zephyr import zephyr_unavailable_reason
 
         if self.board.unsupported:
             return f"target {self.name}: {self.board.unsupported}"
@@ -251,7 +251,7 @@ class ZephyrBoardTarget(CompiledTarget):
         return None
 
     def _install(self, progress: Callable[[str], None]) -> ZephyrInstall:
-        from ..install.zephyr import ensure_zephyr
+        from ...install.zephyr import ensure_zephyr
 
         return ensure_zephyr(self.zephyr_config(), progress, cache=self.cache)
 
@@ -275,7 +275,7 @@ class ZephyrBoardTarget(CompiledTarget):
         )
 
     def compile(self, artifact: Artifact, samples: SampleSet, work_dir: Path) -> Program:
-        from ..platforms.zephyr import ZephyrPlatform
+        from .build import ZephyrPlatform
 
         if artifact.kind != "c_sources":
             raise CompileError(
@@ -415,7 +415,7 @@ class ZephyrBoardTarget(CompiledTarget):
         return {"place": place} if place else {}
 
     def _west_cwd(self) -> Path | None:
-        from ..install.zephyr import cached_zephyr
+        from ...install.zephyr import cached_zephyr
 
         install = cached_zephyr(self.zephyr_config(), self.cache)
         return install.topdir if install is not None else None
@@ -489,7 +489,7 @@ class ZephyrBoardTarget(CompiledTarget):
         return self._label_counts(out, emulated=True, count=count)
 
     def _plugin_args(self, program: Program, work_dir: Path) -> list[str]:
-        from .qemu_plugin import build_insn_count_plugin, plugin_args
+        from ...targets.qemu_plugin import build_insn_count_plugin, plugin_args
 
         begin = program.symbols.get("mlif_mark_begin")
         end = program.symbols.get("mlif_mark_end")
@@ -503,7 +503,7 @@ class ZephyrBoardTarget(CompiledTarget):
     def _plugin_counts(
         self, report: HarnessReport, work_dir: Path, output: str, cmd: list[str]
     ) -> None:
-        from .qemu_plugin import read_plugin_counts
+        from ...targets.qemu_plugin import read_plugin_counts
 
         regions, total = read_plugin_counts(work_dir / PLUGIN_OUT)
         if total is not None:

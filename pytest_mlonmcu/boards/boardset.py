@@ -3,7 +3,7 @@
 A board is one kind of device: which Zephyr board builds for it, how a program gets onto it
 (flash method), where its console is (serial port), its memory and its counter. Every board is
 a target of the same name; a board whose Zephyr board name differs (``stm32f746g_disco`` for
-``stm32f7``) is that target too (see ``targets/zephyr_board.py``).
+``stm32f7``) is that target too (see ``platforms/zephyr/target.py``).
 
 Which boards are *attached* in a session comes from ``--mlonmcu-board NAME[=PORT]`` (or the
 ini key / mlonmcu.yml ``boards:``): ``configure_boards`` records them here, once per process,
@@ -283,8 +283,8 @@ def add_boards(mapping: Mapping[str, Any], origin: str = "mlonmcu.yml") -> list[
         _BOARDS[name] = board
         added.append(board)
     if added:
+        from ..platforms.zephyr.target import board_target_classes
         from ..targets import TARGETS
-        from ..targets.zephyr_board import board_target_classes
 
         for cls in board_target_classes():
             TARGETS.register(cls, replace=True)

@@ -39,9 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..boards.boardset import Board
 from ..core import proc
 from ..core.errors import MissingToolError, RunError, UsageError
-from .registry import Board
 
 TEMPLATES: dict[str, list[str]] = {
     "west": ["{python}", "-m", "west", "flash", "--skip-rebuild", "-d", "{build_dir}"],

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import registry
-from .flash import flash_tool_missing, qemu_missing
-from .labgrid import labgrid_missing
-from .serial_io import port_reachable
+from .boards import boardset as registry
+from .devices.flash import flash_tool_missing, qemu_missing
+from .devices.labgrid import labgrid_missing
+from .devices.serial import port_reachable
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from .settings import Settings
 
 
 def marker_board(marker: pytest.Mark) -> str:
@@ -98,7 +98,7 @@ def matrix_for(
     """
     if hardware is None:
         return settings, mlonmcu
-    from ..targets import TARGETS
+    from .targets import TARGETS
 
     name = marker_board(hardware)
     if name not in TARGETS or not is_attached(name, settings.boards):

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .boards import boardset as registry
-from .devices.flash import flash_tool_missing, qemu_missing
+from .devices.flash import flash_tool_missing
 from .devices.labgrid import labgrid_missing
+from .devices.qemu import qemu_missing
 from .devices.serial import port_reachable
 
 if TYPE_CHECKING:

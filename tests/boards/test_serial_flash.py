@@ -17,11 +17,12 @@ from board_helpers import TRANSCRIPT, fake_tool, make_target, with_path
 from pytest_mlonmcu.boards import boardset as registry
 from pytest_mlonmcu.core.artifacts import Program
 from pytest_mlonmcu.core.errors import RunError
-from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, QemuInstance, flash_command
+from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, flash_command
+from pytest_mlonmcu.devices.locks import board_lock
+from pytest_mlonmcu.devices.qemu import QemuInstance
 from pytest_mlonmcu.devices.serial import (
     PortNotFound,
     SerialConsole,
-    board_lock,
     port_reachable,
     resolve_port,
     socket_address,

@@ -81,7 +81,7 @@ def test_one_program_many_ways(mps2_toycar: BuiltProgram, tmp_path: Path):
     assert pty.outputs == mps2_toycar.outputs
     assert pty.metrics["invoke_instructions"] == mps2_toycar.metrics["invoke_instructions"]
     assert "-serial pty" in (tmp_path / "pty" / "flash_command.sh").read_text()
-    from pytest_mlonmcu.devices.flash import free_tcp_port
+    from pytest_mlonmcu.devices.qemu import free_tcp_port
 
     url = f"socket://127.0.0.1:{free_tcp_port()}"
     fixed = make_target("mps2_an385", port=url, count="none").run(program, tmp_path / "fixed")
@@ -95,7 +95,7 @@ def test_one_program_many_ways(mps2_toycar: BuiltProgram, tmp_path: Path):
 @pytest.mark.slow
 def test_hardware_marker_on_an_emulated_stand_in_never_overlaps(pytester, run_session):
     """stm32f7 mapped to a QEMU-backed board on one fixed port: two xdist workers take turns."""
-    from pytest_mlonmcu.devices.flash import free_tcp_port
+    from pytest_mlonmcu.devices.qemu import free_tcp_port
 
     port = free_tcp_port()
     pytester.makefile(

@@ -51,22 +51,15 @@ from ...core.config import ComponentConfig, parse_int, parse_timeout
 from ...core.elf import elf_sizes, symbol_addresses
 from ...core.errors import CompileError, MissingToolError, RunError, UsageError
 from ...core.protocol import HarnessReport, parse_harness_output
-from ...devices.flash import (
-    FlashImage,
-    FlashRequest,
-    QemuInstance,
-    flash_command,
-    flash_tool_missing,
-    qemu_missing,
-    run_flash,
-)
+from ...devices.flash import FlashImage, FlashRequest, flash_command, flash_tool_missing, run_flash
 from ...devices.labgrid import acquired as labgrid_acquired
 from ...devices.labgrid import labgrid_missing
+from ...devices.locks import board_lock
+from ...devices.qemu import QemuInstance, qemu_missing
 from ...devices.serial import (
     PortNotFound,
     SerialConsole,
     SerialTimeout,
-    board_lock,
     resolve_port,
     socket_address,
 )

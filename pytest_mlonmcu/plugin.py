@@ -25,7 +25,7 @@ from .matrix import Case, expand
 from .report import summary_table
 from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record
-from .settings import Settings
+from .settings import Settings, session_boards
 from .targets import TARGETS, register_builtin_targets
 
 MARKERS = [
@@ -52,12 +52,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    register_builtin_backends()
-    register_builtin_targets()
-    register_builtin_features()
     try:
+        # The session's boards first: every board is a target (and mlonmcu.yml may add boards).
+        yml = options.load_yml(config)
+        boards = session_boards(config, yml)
+        register_builtin_backends()
+        register_builtin_targets(boards)
+        register_builtin_features()
         config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
-        settings = Settings.from_pytest(config)
+        settings = Settings.from_pytest(config, yml, boards)
         settings.check_features(known=FEATURES.names())
         config.stash[gates.GATES_KEY] = gates.GateSettings.from_pytest(config, settings.yml)
         config.stash[exporters.REPORTS_KEY] = exporters.ReportSettings.from_pytest(

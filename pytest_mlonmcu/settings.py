@@ -11,7 +11,7 @@ import pytest
 
 from . import options
 from .backends import BACKENDS
-from .boards.boardset import configure_boards
+from .boards.boardset import BoardSet, shipped_boards
 from .core.cache import Cache
 from .core.config import RunConfig, check_keys, flatten, known_keys, parse_assignments
 from .core.errors import UsageError
@@ -58,6 +58,13 @@ def config_values(
     return values
 
 
+def session_boards(config: pytest.Config, yml: dict[str, Any]) -> BoardSet:
+    """The session's boards: boards.yml, mlonmcu.yml's ``boards:`` definitions and the attached
+    boards (``--mlonmcu-board``). Known before the targets are registered: every board is one."""
+    items, source = options.resolve(config, yml, "board")
+    return shipped_boards().configure(yml.get("boards"), items, source)
+
+
 @dataclass
 class Settings:
     models: list[str]
@@ -72,14 +79,15 @@ class Settings:
     out_dir: Path
     json_path: Path | None
     models_dirs: list[Path]
-    boards: dict[str, str | None]
+    boards: BoardSet
     cache: Cache
     yml: dict[str, Any] = field(default_factory=dict)
     platform: str | None = None  # --mlonmcu-platform (None: each target's own)
 
     @classmethod
-    def from_pytest(cls, config: pytest.Config) -> Settings:
-        yml = options.load_yml(config)
+    def from_pytest(cls, config: pytest.Config, yml: dict[str, Any], boards: BoardSet) -> Settings:
+        """The session's settings; ``yml`` is mlonmcu.yml (``options.load_yml``), ``boards``
+        the session's boards (``session_boards``), whose targets are registered already."""
 
         def get(name: str):
             return options.resolve(config, yml, name)
@@ -88,9 +96,6 @@ class Settings:
         backends, b_src = get("backend")
         targets, t_src = get("target")
         features, _ = get("feature")
-        # Boards first: mlonmcu.yml's `boards:` may define some, and every board is a target.
-        boards_raw, boards_src = get("board")
-        boards = configure_boards(yml.get("boards"), boards_raw, boards_src)
         platform, _ = get("platform")
         targets = check_platform_targets(platform, targets, explicit=bool(targets))
         for name in backends:
@@ -100,7 +105,8 @@ class Settings:
         if not targets:
             targets = [next(t for t in DEFAULT_TARGET_PREFERENCE if t in TARGETS)]
         known = session_known_keys()
-        values = config_values(config, yml, known)
+        # An attached board's port reaches its target as <board>.port; the user's setting wins.
+        values = {**boards.port_settings(), **config_values(config, yml, known)}
         until_text, _ = get("until")
         out, _ = get("out")
         json_path, _ = get("json")

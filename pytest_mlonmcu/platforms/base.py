@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from ..boards.boardset import BoardSet
 from ..core.errors import UsageError
 
 
@@ -54,9 +55,7 @@ def check_platform_targets(
     out = []
     for name in targets:
         if name not in TARGETS and "/" in name:
-            from ..boards.boardset import target_name_of
-
-            name = target_name_of(name)  # the Zephyr spelling of a board
+            name = BoardSet.target_name_of(name)  # the Zephyr spelling of a board
         cls = TARGETS.get(name)
         if platform_of(cls) != platform:
             known = [t.name for t in TARGETS if platform_of(t) == platform]

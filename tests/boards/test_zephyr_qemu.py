@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from board_helpers import BuiltProgram, make_target, model_args, zephyr_skip_reason
 
-from pytest_mlonmcu.boards import boardset as registry
+from pytest_mlonmcu.boards.boardset import shipped_boards
 
 ZEPHYR = ["--mlonmcu-platform=zephyr", "--mlonmcu-backend=cgen"]
 BENCH = """
@@ -182,4 +182,4 @@ def test_cmake_build_without_west(pytester, run_session):
 
 def test_unknown_yml_board_base_is_a_usage_error():
     with pytest.raises(Exception, match="base 'nope' is not a known board"):
-        registry.add_boards({"x": {"base": "nope"}})
+        shipped_boards().with_entries({"x": {"base": "nope"}})

@@ -1,4 +1,4 @@
-"""Zephyr boards as targets (platform ``zephyr``): one class per board of the registry.
+"""Zephyr boards as targets (platform ``zephyr``): one class per board of the session.
 
 Every board of ``boards/boards.yml`` (and of mlonmcu.yml's ``boards:``) is a target of its
 own name (``stm32f7``, ``mps2_an385``...); a board whose Zephyr board has another name is that
@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from ...boards import boardset as registry
-from ...boards.boardset import Board
+from ...boards.boardset import FLASH_METHODS, Board, BoardSet
 from ...core.artifacts import Artifact, Program, RunOutput
 from ...core.config import ComponentConfig, parse_int, parse_timeout
 from ...core.elf import elf_sizes, symbol_addresses
@@ -121,6 +120,8 @@ class ZephyrBoardTarget(CompiledTarget):
     board: ClassVar[Board]
     # True for a target named after the Zephyr board (stm32f746g_disco) rather than the board.
     bound: ClassVar[bool] = False
+    # A bound target of a board the session redefined: the Zephyr board its name now means.
+    redefined_as: ClassVar[str | None] = None
     # Every key it reads (--mlonmcu-list; unknown keys are usage errors).
     config_keys: ClassVar[dict[str, str]] = {
         "port": "(--mlonmcu-board NAME=PORT; emulated: socket://HOST:PORT or a free one)",
@@ -162,9 +163,9 @@ class ZephyrBoardTarget(CompiledTarget):
 
     def flash_method(self) -> str:
         method = self.setting("flash", self.board.flash) or "none"
-        if method not in registry.FLASH_METHODS:
+        if method not in FLASH_METHODS:
             raise UsageError(
-                f"{self.name}.flash={method!r}: expected one of {', '.join(registry.FLASH_METHODS)}"
+                f"{self.name}.flash={method!r}: expected one of {', '.join(FLASH_METHODS)}"
             )
         return method
 
@@ -316,27 +317,24 @@ class ZephyrBoardTarget(CompiledTarget):
     def attachment(self) -> tuple[str, str]:
         """(flash method, port spec) of the board this run uses; skips when none is attached."""
         method = self.flash_method()
-        current = registry.find_board(self.board.name)
-        if self.bound and (current is None or current.zephyr_board != self.board.zephyr_board):
+        if self.redefined_as is not None:
             pytest.skip(
                 f"compiled for {self.name}; board {self.board.name} is now defined as "
-                f"{current.zephyr_board if current else 'nothing'}, so no attached board runs it"
+                f"{self.redefined_as}, so no attached board runs it"
             )
-        configured = registry.configured_port(self.board.name)
-        port = self.setting("port") or configured or self.board.default_port()
+        # The session sets <board>.port for an attached board (BoardSet.port_settings).
+        port = self.setting("port")
         if method == "qemu":
             reason = qemu_missing(self.board)
             if reason:
                 raise MissingToolError(reason)
-            return method, port
-        if configured is None and not self.setting("port"):
+            return method, port or self.board.default_port()
+        if not port:
             pytest.skip(
                 f"compiled for {self.name}; board {self.board.name} is not attached: give "
                 f"--mlonmcu-board {self.board.name}=PORT (or 'boards' in mlonmcu.yml) to flash "
                 "and run it"
             )
-        if not port:
-            port = self.board.serial.get("by_id") or self.board.serial.get("vid_pid") or ""
         missing = flash_tool_missing(method, self.board.flash_args) or labgrid_missing(self.board)
         if missing:
             raise MissingToolError(f"board {self.board.name}: {missing}")
@@ -568,18 +566,26 @@ def _describe(board: Board) -> str:
     return f"{board.describe()} [zephyr {board.zephyr_board}, {how}]"
 
 
-def board_target_classes() -> list[type[ZephyrBoardTarget]]:
-    """One target class per board, plus one per Zephyr board name that no board is named."""
-    boards = registry.all_boards()
-    classes: list[type[ZephyrBoardTarget]] = []
-    for board in boards.values():
-        classes.append(_make_class(board.name, board, bound=False))
-    taken = set(boards)
-    for board in boards.values():
+def board_target_classes(boards: BoardSet) -> list[type[ZephyrBoardTarget]]:
+    """One target class per board, plus one per Zephyr board name that no board is named.
+
+    A Zephyr board name keeps meaning the shipped board when the session redefines that board
+    (``stm32f746g_disco`` after mlonmcu.yml made ``stm32f7`` an emulated stand-in): such a
+    target compiles, and its run says why no attached board runs it.
+    """
+    classes = [_make_class(board.name, board, bound=False) for board in boards]
+    taken = set(boards.names())
+    for board in boards:
         alias = board.target_name
         if alias not in taken:
             taken.add(alias)
             classes.append(_make_class(alias, board, bound=True))
+    for board in boards.shipped.values():
+        alias = board.target_name
+        if alias not in taken:
+            taken.add(alias)
+            now = boards.get(board.name).zephyr_board
+            classes.append(_make_class(alias, board, bound=True, redefined_as=now))
     return classes
 
 
@@ -593,7 +599,9 @@ def _required_tools(board: Board) -> dict[str, str]:
     }
 
 
-def _make_class(name: str, board: Board, bound: bool) -> type[ZephyrBoardTarget]:
+def _make_class(
+    name: str, board: Board, bound: bool, redefined_as: str | None = None
+) -> type[ZephyrBoardTarget]:
     description = _describe(board)
     if bound:
         description = f"Zephyr board {board.zephyr_board} (board {board.name}): {description}"
@@ -603,6 +611,7 @@ def _make_class(name: str, board: Board, bound: bool) -> type[ZephyrBoardTarget]
         "family": board.family,
         "board": board,
         "bound": bound,
+        "redefined_as": redefined_as,
         "required_tools": _required_tools(board),
         "__module__": __name__,
         "__doc__": f"Zephyr target {name}: {description}",

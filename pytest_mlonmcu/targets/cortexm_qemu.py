@@ -24,15 +24,15 @@ from pathlib import Path
 from ..core.artifacts import Program
 from ..core.errors import RunError
 from ..core.protocol import HarnessReport
-from ..platforms.mlif.target import HARNESS_DIR
-from ..platforms.mlif.toolchain import Toolchain
-from .qemu_common import QemuTarget, gcc_finds, size_setting
-from .qemu_plugin import (
+from ..platforms.mlif.qemu_plugin import (
     build_insn_count_plugin,
     plugin_args,
     plugin_unavailable_reason,
     read_plugin_counts,
 )
+from ..platforms.mlif.target import HARNESS_DIR
+from ..platforms.mlif.toolchain import Toolchain
+from .qemu_common import QemuTarget, gcc_finds, size_setting
 
 ARM_DIR = HARNESS_DIR / "arm"
 MiB = 1024 * 1024

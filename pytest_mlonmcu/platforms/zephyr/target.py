@@ -480,7 +480,7 @@ class ZephyrBoardTarget(CompiledTarget):
         return self._label_counts(out, emulated=True, count=count)
 
     def _plugin_args(self, program: Program, work_dir: Path) -> list[str]:
-        from ...targets.qemu_plugin import build_insn_count_plugin, plugin_args
+        from ..mlif.qemu_plugin import build_insn_count_plugin, plugin_args
 
         begin = program.symbols.get("mlif_mark_begin")
         end = program.symbols.get("mlif_mark_end")
@@ -494,7 +494,7 @@ class ZephyrBoardTarget(CompiledTarget):
     def _plugin_counts(
         self, report: HarnessReport, work_dir: Path, output: str, cmd: list[str]
     ) -> None:
-        from ...targets.qemu_plugin import read_plugin_counts
+        from ..mlif.qemu_plugin import read_plugin_counts
 
         regions, total = read_plugin_counts(work_dir / PLUGIN_OUT)
         if total is not None:

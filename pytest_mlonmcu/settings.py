@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from .core.config import RunConfig, check_keys, flatten, known_keys, parse_assig
 from .core.errors import UsageError
 from .core.stages import Stage
 from .features import FEATURES
-from .platforms import check_platform_targets
+from .platforms import PLATFORMS
+from .platforms.base import platform_of
 from .targets import TARGETS
 
 # The benchmark suite: MLPerf Tiny.
@@ -56,6 +58,39 @@ def config_values(
             check_keys(items, known, origin)
         values.update(items)
     return values
+
+
+def check_platform_targets(
+    platform: str | None, targets: Sequence[str], explicit: bool
+) -> list[str]:
+    """The targets of the session under ``platform`` (None: whatever each target is).
+
+    ``targets`` are the selected names (``explicit`` False: the project's default, which a
+    platform replaces with its own default). Zephyr board names are accepted in their Zephyr
+    spelling (``mps2/an385``).
+    """
+    if platform is None or platform == "":
+        return list(targets)
+    if platform not in PLATFORMS:
+        raise UsageError(f"--mlonmcu-platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+    if not explicit:
+        default = PLATFORMS[platform].default_target
+        if default is not None and default in TARGETS:
+            return [default]
+        return list(targets)
+    out = []
+    for name in targets:
+        if name not in TARGETS and "/" in name:
+            name = BoardSet.target_name_of(name)  # the Zephyr spelling of a board
+        cls = TARGETS.get(name)
+        if platform_of(cls) != platform:
+            known = [t.name for t in TARGETS if platform_of(t) == platform]
+            raise UsageError(
+                f"target {name} is not a {platform} target (it is {platform_of(cls)}); "
+                f"{platform} targets: {', '.join(known) or 'none'}"
+            )
+        out.append(name)
+    return out
 
 
 def session_boards(config: pytest.Config, yml: dict[str, Any]) -> BoardSet:

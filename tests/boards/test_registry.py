@@ -11,16 +11,16 @@ from board_helpers import make_target
 from pytest_mlonmcu.boards.boardset import board_from_mapping, shipped_boards
 from pytest_mlonmcu.core.artifacts import Artifact
 from pytest_mlonmcu.core.config import RunConfig
-from pytest_mlonmcu.core.errors import UsageError
+from pytest_mlonmcu.core.errors import BoardNotAttached, UsageError
 from pytest_mlonmcu.install.zephyr import discover_modules, install_at
-from pytest_mlonmcu.platforms import check_platform_targets
 from pytest_mlonmcu.platforms.zephyr.build import (
+    ZephyrBuilder,
     ZephyrOptions,
-    ZephyrPlatform,
     cmake_quote,
     overflow_message,
     parse_memory_regions,
 )
+from pytest_mlonmcu.settings import check_platform_targets
 from pytest_mlonmcu.targets import TARGETS, register_builtin_targets
 
 BOARDS = ["stm32f7", "stm32f4", "esp32c3", "mps2_an385", "qemu_cortex_m3", "qemu_riscv32"]
@@ -101,7 +101,7 @@ def test_yml_boards_define_targets_and_ports():
     # its run says that no attached board runs it.
     disco = TARGETS.get("stm32f746g_disco")
     assert disco.board.zephyr_board == "stm32f746g_disco"
-    with pytest.raises(pytest.skip.Exception, match="board stm32f7 is now defined as mps2/an385"):
+    with pytest.raises(BoardNotAttached, match="board stm32f7 is now defined as mps2/an385"):
         disco(RunConfig().scoped(disco.name), None).attachment()
     # Attached boards' ports reach their targets as <board>.port (my_f4: its own by-id glob).
     assert boards.port_settings() == {
@@ -205,7 +205,7 @@ def test_generated_application(tmp_path: Path):
     from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 
     install = install_at(_fake_zephyr(tmp_path / "ws"), "test")
-    platform = ZephyrPlatform(install, None)  # type: ignore[arg-type]
+    builder = ZephyrBuilder(install, None)  # type: ignore[arg-type]
     src = tmp_path / "model dir" / "net.c"
     src.parent.mkdir()
     src.write_text("int x;\n")
@@ -221,7 +221,7 @@ def test_generated_application(tmp_path: Path):
     options = ZephyrOptions(optimize="s", stack_size=4096, counter="dwt", kconfig=("CONFIG_X=y",))
     app = tmp_path / "app"
     samples = SampleSet([[np.zeros(4, dtype=np.int8)]])
-    libc = platform.generate_app(artifact, samples, board, options, app, COMMON_DIR)
+    libc = builder.generate_app(artifact, samples, board, options, app, COMMON_DIR)
     assert libc == "minimal"
     assert {p.name for p in (app / "src").iterdir()} == {
         "main.c", "mlif.h", "mlif_data.h", "mlif_target.h", "mlif_data.c", "mlif_zephyr.c",
@@ -235,8 +235,8 @@ def test_generated_application(tmp_path: Path):
     assert '"MLIF_ZEPHYR_COUNTER=1"' in inputs and '"-fno-rtti"' in inputs
     # C++ or prebuilt libraries: the toolchain's newlib and libstdc++.
     cxx = Artifact("t", src.parent, sources=[src.with_suffix(".cc")], libraries=[src])
-    assert platform.libc_for(cxx, board, options) == "newlib"
-    lines = platform.kconfig_lines(cxx, board, options, "newlib")
+    assert builder.libc_for(cxx, board, options) == "newlib"
+    lines = builder.kconfig_lines(cxx, board, options, "newlib")
     assert "CONFIG_NEWLIB_LIBC_NANO=y" in lines and "CONFIG_GLIBCXX_LIBCPP=y" in lines
 
 

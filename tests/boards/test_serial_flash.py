@@ -16,7 +16,7 @@ from board_helpers import TRANSCRIPT, fake_tool, make_target, with_path
 
 from pytest_mlonmcu.boards.boardset import shipped_boards
 from pytest_mlonmcu.core.artifacts import Program
-from pytest_mlonmcu.core.errors import RunError
+from pytest_mlonmcu.core.errors import BoardNotAttached, RunError
 from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, flash_command
 from pytest_mlonmcu.devices.locks import board_lock
 from pytest_mlonmcu.devices.qemu import QemuInstance
@@ -206,7 +206,7 @@ def test_silent_board_fails_by_timeout_naming_its_log(tmp_path: Path, fake_board
 
 def test_unattached_board_skips_after_compile(tmp_path: Path):
     target = make_target("stm32f746g_disco")
-    with pytest.raises(pytest.skip.Exception, match="board stm32f7 is not attached: give "
+    with pytest.raises(BoardNotAttached, match="board stm32f7 is not attached: give "
                        "--mlonmcu-board stm32f7=PORT"):  # fmt: skip
         target.run(_program(tmp_path), tmp_path / "run")
 

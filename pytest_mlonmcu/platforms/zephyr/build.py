@@ -1,4 +1,4 @@
-"""The Zephyr platform: a backend's artifact + the MLIF harness as a Zephyr application.
+"""The Zephyr build: a backend's artifact + the MLIF harness as a Zephyr application.
 
 ``generate_app`` writes one application per run (``compile/app``): the template
 ``harness/zephyr/CMakeLists.txt``, ``prj.conf`` (template + this run's Kconfig lines),
@@ -24,12 +24,11 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from ...core import proc
 from ...core.cache import Cache, atomic_write_text, hash_key
 from ...core.errors import CompileError, MissingToolError
-from ..base import Platform
 
 if TYPE_CHECKING:
     from ...boards.boardset import Board
@@ -208,9 +207,8 @@ def uses_libm(sources: list[Path]) -> bool:
     return False
 
 
-class ZephyrPlatform(Platform):
-    name: ClassVar[str] = "zephyr"
-    description: ClassVar[str] = "a Zephyr application per run, built with west or CMake"
+class ZephyrBuilder:
+    """Writes and builds the Zephyr application of a run with one Zephyr installation."""
 
     def __init__(self, install: ZephyrInstall, cache: Cache) -> None:
         self.install = install

@@ -19,6 +19,7 @@ from .devices.flash import flash_tool_missing
 from .devices.labgrid import labgrid_missing
 from .devices.qemu import qemu_missing
 from .devices.serial import port_reachable
+from .targets import TARGETS
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -95,8 +96,6 @@ def matrix_for(
     """
     if hardware is None:
         return settings, mlonmcu
-    from .targets import TARGETS
-
     name = marker_board(hardware)
     if name not in TARGETS or not is_attached(name, settings.boards):
         return settings, mlonmcu

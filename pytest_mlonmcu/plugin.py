@@ -22,6 +22,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     model_resolver,
     skipping_unattached_boards,
 )
+from .listing import describe_components
 from .matrix import Case, expand
 from .report import summary_table
 from .rundirs import RunDirs, new_session_id
@@ -77,8 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # gathers the records of every process
         config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
     if config.getoption("mlonmcu_list"):
-        from .listing import describe_components
-
         known = model_resolver(config).known_names()
         print("\n".join(describe_components(BACKENDS, TARGETS, FEATURES, known)))
         pytest.exit("listed the pytest-mlonmcu components", returncode=0)

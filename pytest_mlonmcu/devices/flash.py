@@ -22,6 +22,7 @@ timeout it is killed with every process it started.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import shutil
@@ -89,8 +90,6 @@ def flash_tool_missing(method: str, args: dict[str, str] | None = None) -> str |
         tool = split_command(command)[0]
         return None if shutil.which(tool) else f"the flash command needs {tool}, not found"
     if method == "west":
-        import importlib.util
-
         if importlib.util.find_spec("west") is None:
             return "flash method west needs west (pip install west)"
         return None

@@ -22,6 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import serial
+from serial.tools import list_ports
+
 from ..core.errors import MissingToolError, RunError
 
 BY_ID_DIR = Path("/dev/serial/by-id")
@@ -81,8 +84,6 @@ def resolve_port(spec: str) -> str:
 
 
 def _by_vid_pid(vid: int, pid: int, serial_number: str | None, spec: str) -> str:
-    from serial.tools import list_ports
-
     found = [
         p
         for p in list_ports.comports()
@@ -100,8 +101,6 @@ def _by_vid_pid(vid: int, pid: int, serial_number: str | None, spec: str) -> str
 
 def _present_ports() -> str:
     try:
-        from serial.tools import list_ports
-
         ports = [p.device for p in list_ports.comports()]
     except Exception:  # listing is best effort (no sysfs in some containers)
         ports = []
@@ -161,8 +160,6 @@ class SerialConsole:
         """Open the port, retrying until ``timeout`` (a socket not yet listening, a USB device
         that re-enumerates after a reset); ``alive`` says whether the process serving the
         port (QEMU) still runs."""
-        import serial
-
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while True:

@@ -15,6 +15,7 @@ naming the memory region and the overflow in bytes.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -237,8 +238,6 @@ class ZephyrBuilder:
 
     @staticmethod
     def _west_available() -> bool:
-        import importlib.util
-
         return importlib.util.find_spec("west") is not None
 
     # -- the application -----------------------------------------------------------------------

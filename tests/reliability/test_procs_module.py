@@ -168,7 +168,7 @@ def test_a_dropped_child_is_killed(tmp_path: Path) -> None:
 
 _SCRIPT_WITH_A_CHILD = """
 import os, signal, subprocess, sys, time
-from pytest_mlonmcu import proc
+from pytest_mlonmcu.core import proc
 if sys.argv[2] == "own-handler":
     def handler(signum, frame):
         print("the previous handler ran", flush=True)

@@ -26,7 +26,7 @@ from pytest_mlonmcu.core.artifacts import Artifact
 from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.samples import SampleSet
-from pytest_mlonmcu.targets.compiled import CompiledTarget
+from pytest_mlonmcu.platforms.mlif.target import CompiledTarget
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
 from pytest_mlonmcu.targets.host_x86 import HostX86
 from pytest_mlonmcu.targets.riscv_qemu import RiscvQemu

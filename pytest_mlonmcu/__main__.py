@@ -41,8 +41,8 @@ def _install_tflm(args: argparse.Namespace) -> int:
     from .core.config import parse_assignments
     from .core.errors import UsageError
     from .features import check_features, register_builtin_features
+    from .platforms.mlif.target import CompiledTarget
     from .targets import TARGETS, register_builtin_targets
-    from .targets.compiled import CompiledTarget
 
     register_builtin_backends()
     register_builtin_targets()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from .core.components import Backend, Target
+from .core.errors import BoardNotAttached
 from .core.records import portable
 from .matrix import Case, safe_name
 from .models.model import Model, ModelResolver
@@ -21,6 +23,16 @@ RUN_KEY = pytest.StashKey[Run]()
 CASE_KEY = pytest.StashKey[Case]()
 RUN_DIRS_KEY = pytest.StashKey[RunDirs]()
 _UNSAFE_IN_RUN_DIR = re.compile(r"[^A-Za-z0-9_.\[\]-]")
+
+
+@contextlib.contextmanager
+def skipping_unattached_boards() -> Iterator[None]:
+    """A run whose board is not attached is skipped with the target's reason (its program was
+    compiled: the metrics so far are recorded)."""
+    try:
+        yield
+    except BoardNotAttached as exc:
+        pytest.skip(str(exc))
 
 
 def _settings(config: pytest.Config):

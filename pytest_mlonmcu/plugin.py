@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from . import exporters, gates, hookspec, options
+from . import exporters, gates, hardware, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
-from .boards import hardware
 from .core.errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
@@ -21,12 +20,14 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     mlonmcu_run,
     mlonmcu_target,
     model_resolver,
+    skipping_unattached_boards,
 )
+from .listing import describe_components
 from .matrix import Case, expand
 from .report import summary_table
 from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record
-from .settings import Settings
+from .settings import Settings, session_boards
 from .targets import TARGETS, register_builtin_targets
 
 MARKERS = [
@@ -53,12 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    register_builtin_backends()
-    register_builtin_targets()
-    register_builtin_features()
     try:
+        # The session's boards first: every board is a target (and mlonmcu.yml may add boards).
+        yml = options.load_yml(config)
+        boards = session_boards(config, yml)
+        register_builtin_backends()
+        register_builtin_targets(boards)
+        register_builtin_features()
         config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
-        settings = Settings.from_pytest(config)
+        settings = Settings.from_pytest(config, yml, boards)
         settings.check_features(known=FEATURES.names())
         config.stash[gates.GATES_KEY] = gates.GateSettings.from_pytest(config, settings.yml)
         config.stash[exporters.REPORTS_KEY] = exporters.ReportSettings.from_pytest(
@@ -74,8 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # gathers the records of every process
         config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
     if config.getoption("mlonmcu_list"):
-        from .listing import describe_components
-
         known = model_resolver(config).known_names()
         print("\n".join(describe_components(BACKENDS, TARGETS, FEATURES, known)))
         pytest.exit("listed the pytest-mlonmcu components", returncode=0)
@@ -99,7 +101,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Skips unless the marker's board is attached and reachable (boards/hardware.py).
+    # Skips unless the marker's board is attached and reachable (hardware.py).
     hardware.check_item(item, item.config.stash[SETTINGS_KEY])
 
 
@@ -114,9 +116,11 @@ def pytest_configure_node(node) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    # A run on a board that is not attached is skipped (it compiled: its metrics are kept).
     # Budgets and baseline rules are checked after the test body, in the process that ran
     # it, so a violation is this test's failure (the same verdict with or without xdist).
-    result = yield
+    with skipping_unattached_boards():
+        result = yield
     run = item.stash.get(RUN_KEY, None)
     if run is not None:
         gates.check_item(item, run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,14 @@ import pytest
 
 from . import options
 from .backends import BACKENDS
-from .boards.registry import configure_boards
+from .boards.boardset import BoardSet, shipped_boards
 from .core.cache import Cache
 from .core.config import RunConfig, check_keys, flatten, known_keys, parse_assignments
 from .core.errors import UsageError
 from .core.stages import Stage
 from .features import FEATURES
-from .platforms import check_platform_targets
+from .platforms import PLATFORMS
+from .platforms.base import platform_of
 from .targets import TARGETS
 
 # The benchmark suite: MLPerf Tiny.
@@ -58,6 +60,46 @@ def config_values(
     return values
 
 
+def check_platform_targets(
+    platform: str | None, targets: Sequence[str], explicit: bool
+) -> list[str]:
+    """The targets of the session under ``platform`` (None: whatever each target is).
+
+    ``targets`` are the selected names (``explicit`` False: the project's default, which a
+    platform replaces with its own default). Zephyr board names are accepted in their Zephyr
+    spelling (``mps2/an385``).
+    """
+    if platform is None or platform == "":
+        return list(targets)
+    if platform not in PLATFORMS:
+        raise UsageError(f"--mlonmcu-platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+    if not explicit:
+        default = PLATFORMS[platform].default_target
+        if default is not None and default in TARGETS:
+            return [default]
+        return list(targets)
+    out = []
+    for name in targets:
+        if name not in TARGETS and "/" in name:
+            name = BoardSet.target_name_of(name)  # the Zephyr spelling of a board
+        cls = TARGETS.get(name)
+        if platform_of(cls) != platform:
+            known = [t.name for t in TARGETS if platform_of(t) == platform]
+            raise UsageError(
+                f"target {name} is not a {platform} target (it is {platform_of(cls)}); "
+                f"{platform} targets: {', '.join(known) or 'none'}"
+            )
+        out.append(name)
+    return out
+
+
+def session_boards(config: pytest.Config, yml: dict[str, Any]) -> BoardSet:
+    """The session's boards: boards.yml, mlonmcu.yml's ``boards:`` definitions and the attached
+    boards (``--mlonmcu-board``). Known before the targets are registered: every board is one."""
+    items, source = options.resolve(config, yml, "board")
+    return shipped_boards().configure(yml.get("boards"), items, source)
+
+
 @dataclass
 class Settings:
     models: list[str]
@@ -72,14 +114,15 @@ class Settings:
     out_dir: Path
     json_path: Path | None
     models_dirs: list[Path]
-    boards: dict[str, str | None]
+    boards: BoardSet
     cache: Cache
     yml: dict[str, Any] = field(default_factory=dict)
     platform: str | None = None  # --mlonmcu-platform (None: each target's own)
 
     @classmethod
-    def from_pytest(cls, config: pytest.Config) -> Settings:
-        yml = options.load_yml(config)
+    def from_pytest(cls, config: pytest.Config, yml: dict[str, Any], boards: BoardSet) -> Settings:
+        """The session's settings; ``yml`` is mlonmcu.yml (``options.load_yml``), ``boards``
+        the session's boards (``session_boards``), whose targets are registered already."""
 
         def get(name: str):
             return options.resolve(config, yml, name)
@@ -88,9 +131,6 @@ class Settings:
         backends, b_src = get("backend")
         targets, t_src = get("target")
         features, _ = get("feature")
-        # Boards first: mlonmcu.yml's `boards:` may define some, and every board is a target.
-        boards_raw, boards_src = get("board")
-        boards = configure_boards(yml.get("boards"), boards_raw, boards_src)
         platform, _ = get("platform")
         targets = check_platform_targets(platform, targets, explicit=bool(targets))
         for name in backends:
@@ -100,7 +140,8 @@ class Settings:
         if not targets:
             targets = [next(t for t in DEFAULT_TARGET_PREFERENCE if t in TARGETS)]
         known = session_known_keys()
-        values = config_values(config, yml, known)
+        # An attached board's port reaches its target as <board>.port; the user's setting wins.
+        values = {**boards.port_settings(), **config_values(config, yml, known)}
         until_text, _ = get("until")
         out, _ = get("out")
         json_path, _ = get("json")

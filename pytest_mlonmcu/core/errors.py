@@ -37,6 +37,11 @@ class RunError(MlonmcuError):
     """The program failed on the target: timeout, trap, fault, non-zero exit."""
 
 
+class BoardNotAttached(MlonmcuError):
+    """The program is built for a board that this session has not attached: the run is
+    skipped with this reason (not a failure)."""
+
+
 class ValidationError(MlonmcuError, AssertionError):
     """Outputs differ from the golden reference (an assertion failure of the test)."""
 

@@ -24,15 +24,15 @@ from pathlib import Path
 from ..core.artifacts import Program
 from ..core.errors import RunError
 from ..core.protocol import HarnessReport
-from .compiled import HARNESS_DIR
-from .qemu_common import QemuTarget, gcc_finds, size_setting
-from .qemu_plugin import (
+from ..platforms.mlif.qemu_plugin import (
     build_insn_count_plugin,
     plugin_args,
     plugin_unavailable_reason,
     read_plugin_counts,
 )
-from .toolchain import Toolchain
+from ..platforms.mlif.target import HARNESS_DIR
+from ..platforms.mlif.toolchain import Toolchain
+from .qemu_common import QemuTarget, gcc_finds, size_setting
 
 ARM_DIR = HARNESS_DIR / "arm"
 MiB = 1024 * 1024
@@ -41,8 +41,10 @@ PLUGIN_OUT = "insn_counts.txt"
 
 
 @dataclass(frozen=True)
-class Board:
-    machine: str  # QEMU -M
+class QemuMachine:
+    """A board QEMU emulates (``-M``) and its memory map (not a board of ``boards.yml``)."""
+
+    name: str  # QEMU -M
     cpu: str
     cpu_flags: tuple[str, ...]
     flash: int  # where the vector table is (the board boots from there)
@@ -54,8 +56,8 @@ class Board:
 
 _MPS2_FLASH, _MPS2_RAM = 0x00000000, 0x20000000  # ZBT SSRAM1 / SSRAM2&3, 4 MiB each
 
-BOARDS: dict[str, Board] = {
-    "cortex-m3": Board(
+MPS2_MACHINES: dict[str, QemuMachine] = {
+    "cortex-m3": QemuMachine(
         "mps2-an385",
         "cortex-m3",
         ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),
@@ -65,7 +67,7 @@ BOARDS: dict[str, Board] = {
         4 * MiB,
         64 * KiB,
     ),
-    "cortex-m4": Board(
+    "cortex-m4": QemuMachine(
         "mps2-an386",
         "cortex-m4",
         ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
@@ -75,7 +77,7 @@ BOARDS: dict[str, Board] = {
         4 * MiB,
         64 * KiB,
     ),
-    "cortex-m7": Board(
+    "cortex-m7": QemuMachine(
         "mps2-an500",
         "cortex-m7",
         # QEMU's M7 has the double-precision FPv5 unit.
@@ -86,7 +88,7 @@ BOARDS: dict[str, Board] = {
         4 * MiB,
         64 * KiB,
     ),
-    "cortex-m33": Board(
+    "cortex-m33": QemuMachine(
         "mps2-an505",
         "cortex-m33",
         ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
@@ -100,7 +102,7 @@ BOARDS: dict[str, Board] = {
     ),
 }
 
-STM32F405 = Board(
+STM32F405 = QemuMachine(
     "netduinoplus2",
     "cortex-m4",
     ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
@@ -159,23 +161,23 @@ class CortexMQemu(QemuTarget):
     _last_command: list[str] = []
 
     # -- configuration ---------------------------------------------------------------
-    def board(self) -> Board:
-        return BOARDS[self.config.get_choice("cpu", BOARDS, "cortex-m4")]
+    def machine(self) -> QemuMachine:
+        return MPS2_MACHINES[self.config.get_choice("cpu", MPS2_MACHINES, "cortex-m4")]
 
     def memory(self) -> tuple[int, int, int]:
-        """(rom, ram, stack) bytes, within the board's memories."""
-        b = self.board()
-        rom = size_setting(self, "rom_size", b.flash_size, maximum=b.flash_size)
-        ram = size_setting(self, "ram_size", b.ram_size, maximum=b.ram_size)
-        stack = size_setting(self, "stack_size", b.stack_size, maximum=ram)
+        """(rom, ram, stack) bytes, within the machine's memories."""
+        m = self.machine()
+        rom = size_setting(self, "rom_size", m.flash_size, maximum=m.flash_size)
+        ram = size_setting(self, "ram_size", m.ram_size, maximum=m.ram_size)
+        stack = size_setting(self, "stack_size", m.stack_size, maximum=ram)
         return rom, ram, stack
 
     def counting(self) -> bool:
         return self.config.get_bool("count", True)
 
     def identity(self) -> dict[str, str]:
-        b = self.board()
-        return {"target": self.name, "cpu": b.cpu, "board": b.machine}
+        m = self.machine()
+        return {"target": self.name, "cpu": m.cpu, "board": m.name}
 
     def unavailable_reason(self) -> str | None:
         reason = super().unavailable_reason()
@@ -195,7 +197,7 @@ class CortexMQemu(QemuTarget):
         return Toolchain(
             prefix="arm-none-eabi-",
             cflags=[
-                *self.board().cpu_flags,
+                *self.machine().cpu_flags,
                 *self.opt_flags(),
                 "-ffp-contract=off",
                 "-ffunction-sections",
@@ -212,12 +214,12 @@ class CortexMQemu(QemuTarget):
         return [ARM_DIR / "startup_cortexm.c", ARM_DIR / "target_arm.c"]
 
     def link_flags(self, work_dir: Path) -> list[str]:
-        b = self.board()
+        m = self.machine()
         rom, ram, stack = self.memory()
         syms = {
-            "__mlif_flash": b.flash,
+            "__mlif_flash": m.flash,
             "__mlif_flash_size": rom,
-            "__mlif_ram": b.ram,
+            "__mlif_ram": m.ram,
             "__mlif_ram_size": ram,
             "__mlif_stack_size": stack,
         }
@@ -229,7 +231,7 @@ class CortexMQemu(QemuTarget):
         cmd = [
             "qemu-system-arm",
             "-M",
-            self.board().machine,
+            self.machine().name,
             "-kernel",
             str(program.path),
             "-display",
@@ -303,5 +305,5 @@ class Stm32f4Qemu(CortexMQemu):
         "plugin_include": "",
     }
 
-    def board(self) -> Board:
+    def machine(self) -> QemuMachine:
         return STM32F405

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from ..core.artifacts import Artifact, Program, RunOutput
 from ..core.errors import RunError
 from ..core.protocol import HarnessReport, parse_harness_output
+from ..platforms.mlif.target import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
+from ..platforms.mlif.toolchain import Toolchain
 from .callgrind import callgrind_command, callgrind_counts
-from .compiled import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
-from .toolchain import Toolchain
 
 if TYPE_CHECKING:
     from ..core.samples import SampleSet

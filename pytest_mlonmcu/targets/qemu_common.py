@@ -18,7 +18,7 @@ from elftools.elf.sections import SymbolTableSection
 from ..core import proc
 from ..core.artifacts import Program, RunOutput
 from ..core.errors import RunError, UsageError
-from .compiled import CompiledTarget
+from ..platforms.mlif.target import CompiledTarget
 
 _HEX_FIELD = re.compile(r"(\w+)=(0x[0-9a-fA-F]+)")
 

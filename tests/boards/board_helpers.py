@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pytest_mlonmcu.boards.boardset import BoardSet
 from pytest_mlonmcu.core.artifacts import Program
 from pytest_mlonmcu.core.cache import Cache, default_cache_root
 from pytest_mlonmcu.core.config import RunConfig
@@ -35,10 +36,14 @@ TRANSCRIPT = (
 )
 
 
-def make_target(name: str, cache: Cache | None = None, **settings: Any):
-    """Target ``name`` with ``<name>.<key>`` settings (and ``zephyr.*`` ones as ``zephyr_*``)."""
-    register_builtin_targets()
-    values = {}
+def make_target(
+    name: str, cache: Cache | None = None, boards: BoardSet | None = None, **settings: Any
+):
+    """Target ``name`` with ``<name>.<key>`` settings (and ``zephyr.*`` ones as ``zephyr_*``),
+    registered from ``boards`` (default: boards.yml's) whose attached ports it gets like in a
+    session."""
+    register_builtin_targets(boards)
+    values = dict(boards.port_settings()) if boards is not None else {}
     for key, value in settings.items():
         if key.startswith("zephyr_"):
             values[f"zephyr.{key.removeprefix('zephyr_')}"] = str(value)

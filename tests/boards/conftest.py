@@ -24,7 +24,6 @@ from board_helpers import (
     zephyr_skip_reason,
 )
 
-from pytest_mlonmcu.boards import registry
 from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV, Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.settings import MODELS_DIR_ENV
@@ -32,10 +31,9 @@ from pytest_mlonmcu.targets import register_builtin_targets
 
 
 @pytest.fixture(autouse=True)
-def _fresh_board_registry() -> Iterator[None]:
-    """Tests that add boards or ports leave the process-global registries as they were."""
+def _builtin_board_targets() -> Iterator[None]:
+    """Tests that register the targets of other boards leave boards.yml's targets in place."""
     yield
-    registry.reset_for_tests()
     register_builtin_targets()
 
 

@@ -76,3 +76,21 @@ def test_platform_option(pytester, run_session):
     listing.result.stdout.fnmatch_lines(
         ["*stm32f746g_disco*STM32F746G-DISCO*", "*stm32f746g_disco.port*"], consecutive=False
     )
+
+
+def test_a_run_on_a_board_that_is_not_attached_is_a_skip(pytester, run_session):
+    """The Zephyr target raises BoardNotAttached (it imports no pytest); the test is skipped."""
+    pytester.makepyfile(
+        test_b="""
+from pytest_mlonmcu.core.errors import BoardNotAttached
+
+
+def test_run():
+    raise BoardNotAttached("compiled for stm32f7; board stm32f7 is not attached: give ...")
+"""
+    )
+    session = run_session()
+    session.result.assert_outcomes(skipped=1)
+    session.result.stdout.fnmatch_lines(
+        ["SKIPPED * compiled for stm32f7; board stm32f7 is not attached: give ..."]
+    )

@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 from board_helpers import make_target
 
-from pytest_mlonmcu.boards import registry
+from pytest_mlonmcu.boards.boardset import board_from_mapping, shipped_boards
 from pytest_mlonmcu.core.artifacts import Artifact
-from pytest_mlonmcu.core.errors import UsageError
+from pytest_mlonmcu.core.config import RunConfig
+from pytest_mlonmcu.core.errors import BoardNotAttached, UsageError
 from pytest_mlonmcu.install.zephyr import discover_modules, install_at
-from pytest_mlonmcu.platforms import check_platform_targets
-from pytest_mlonmcu.platforms.zephyr import (
+from pytest_mlonmcu.platforms.zephyr.build import (
+    ZephyrBuilder,
     ZephyrOptions,
-    ZephyrPlatform,
     cmake_quote,
     overflow_message,
     parse_memory_regions,
 )
+from pytest_mlonmcu.settings import check_platform_targets
 from pytest_mlonmcu.targets import TARGETS, register_builtin_targets
 
 BOARDS = ["stm32f7", "stm32f4", "esp32c3", "mps2_an385", "qemu_cortex_m3", "qemu_riscv32"]
@@ -29,9 +30,9 @@ ZEPHYR_NAMES = ["stm32f746g_disco", "nucleo_f446re", "esp32c3_devkitm"]
 
 def test_builtin_boards_and_their_targets():
     register_builtin_targets()
-    boards = registry.all_boards()
-    assert set(BOARDS) <= set(boards)
-    f7 = boards["stm32f7"]
+    boards = shipped_boards()
+    assert set(BOARDS) <= set(boards.names())
+    f7 = boards.get("stm32f7")
     assert (f7.zephyr_board, f7.flash, f7.baud, f7.counter) == (
         "stm32f746g_disco",
         "st-flash",
@@ -40,8 +41,8 @@ def test_builtin_boards_and_their_targets():
     )
     assert (f7.rom, f7.ram) == (1024 * 1024, 320 * 1024)
     assert f7.serial["vid_pid"] == "0483:374b"
-    assert boards["mps2_an385"].emulated and boards["mps2_an385"].rom == 4 * 1024 * 1024
-    assert "hal_espressif" in boards["esp32c3"].modules
+    assert boards.get("mps2_an385").emulated and boards.get("mps2_an385").rom == 4 * 1024 * 1024
+    assert "hal_espressif" in boards.get("esp32c3").modules
     for name in BOARDS + ZEPHYR_NAMES:
         cls = TARGETS.get(name)
         assert cls.platform == "zephyr"
@@ -53,32 +54,32 @@ def test_builtin_boards_and_their_targets():
 
 def test_board_entries_are_checked():
     with pytest.raises(UsageError, match="zephyr_board is missing"):
-        registry.board_from_mapping("x", {"flash": "qemu"}, "t")
+        board_from_mapping("x", {"flash": "qemu"}, "t")
     with pytest.raises(UsageError, match="flash 'jtag'"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "flash": "jtag"}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "flash": "jtag"}, "t")
     with pytest.raises(UsageError, match="unknown key colour"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "colour": 1}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "colour": 1}, "t")
     with pytest.raises(UsageError, match=r"unknown key bauds \(did you mean baud\?\); known"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "bauds": 9600}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "bauds": 9600}, "t")
     with pytest.raises(UsageError, match=r"board x qemu: unknown key machin \(did you mean mach"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "qemu": {"machin": "virt"}}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "qemu": {"machin": "virt"}}, "t")
     for rom in ("lots", "-1", "1e999", "nan"):
         with pytest.raises(UsageError, match="not a size"):
-            registry.board_from_mapping("x", {"zephyr_board": "b", "rom": rom}, "t")
+            board_from_mapping("x", {"zephyr_board": "b", "rom": rom}, "t")
     # A value of the wrong type names board, key and value (baud: fast was an INTERNALERROR).
     with pytest.raises(UsageError, match=r"^t: board x: baud='fast' is not an integer"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "baud": "fast"}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "baud": "fast"}, "t")
     with pytest.raises(UsageError, match=r"board x: baud=0: expected a positive integer"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "baud": 0}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "baud": 0}, "t")
     with pytest.raises(UsageError, match=r"board x: clock_hz=-1: expected a non-negative"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "clock_hz": -1}, "t")
-    assert registry.board_from_mapping("x", {"zephyr_board": "b", "baud": "9600"}, "t").baud == 9600
+        board_from_mapping("x", {"zephyr_board": "b", "clock_hz": -1}, "t")
+    assert board_from_mapping("x", {"zephyr_board": "b", "baud": "9600"}, "t").baud == 9600
     with pytest.raises(UsageError, match="needs qemu"):
-        registry.board_from_mapping("x", {"zephyr_board": "b", "flash": "qemu"}, "t")
+        board_from_mapping("x", {"zephyr_board": "b", "flash": "qemu"}, "t")
 
 
 def test_yml_boards_define_targets_and_ports():
-    boards = registry.configure_boards(
+    boards = shipped_boards().configure(
         {
             "stm32f7": {"base": "mps2_an385", "port": "socket://127.0.0.1:40001"},
             "my_f4": {"base": "stm32f4", "baud": 921600},
@@ -87,28 +88,43 @@ def test_yml_boards_define_targets_and_ports():
         ["stm32f7", "my_f4", "stm32f4"],
         "yml",
     )
-    assert boards == {
+    assert dict(boards.attached) == {
         "stm32f7": "socket://127.0.0.1:40001",
         "my_f4": None,
         "stm32f4": "/dev/ttyACM1",
     }
-    f7 = registry.get_board("stm32f7")
+    register_builtin_targets(boards)
+    f7 = boards.get("stm32f7")
     assert f7.emulated and f7.zephyr_board == "mps2/an385"
     assert TARGETS.get("stm32f7").board is f7
     assert TARGETS.get("my_f4").board.baud == 921600
-    # The Zephyr board's own target still means the real STM32F746G-DISCO.
-    assert TARGETS.get("stm32f746g_disco").board.zephyr_board == "stm32f746g_disco"
-    assert registry.configured_port("stm32f4") == "/dev/ttyACM1"
-    assert registry.configured_port("esp32c3") is None
+    # The Zephyr board's own target still means the real STM32F746G-DISCO; it compiles, and
+    # its run says that no attached board runs it.
+    disco = TARGETS.get("stm32f746g_disco")
+    assert disco.board.zephyr_board == "stm32f746g_disco"
+    with pytest.raises(BoardNotAttached, match="board stm32f7 is now defined as mps2/an385"):
+        disco(RunConfig().scoped(disco.name), None).attachment()
+    # Attached boards' ports reach their targets as <board>.port (my_f4: its own by-id glob).
+    assert boards.port_settings() == {
+        "stm32f7.port": "socket://127.0.0.1:40001",
+        "my_f4.port": "usb-STMicroelectronics_STM32_STLink_*",
+        "stm32f4.port": "/dev/ttyACM1",
+    }
+    assert boards.port_spec("esp32c3") is None
+    # A set is a value: the session's boards leave boards.yml's as they were.
+    assert "my_f4" not in shipped_boards() and shipped_boards().get("stm32f7").flash == "st-flash"
+    assert not shipped_boards().attached
 
 
 def test_cli_boards_win_over_yml_ports_but_yml_still_defines():
-    boards = registry.configure_boards(
+    boards = shipped_boards().configure(
         {"lab_f7": {"base": "stm32f7", "port": "/dev/ttyACM7"}}, ["stm32f7=loop://"], "cli"
     )
-    assert boards == {"stm32f7": "loop://"}
+    assert dict(boards.attached) == {"stm32f7": "loop://"}
+    register_builtin_targets(boards)
     assert "lab_f7" in TARGETS
-    assert registry.configure_boards([], ["a=/dev/x", "b"], "cli") == {"a": "/dev/x", "b": None}
+    attached = shipped_boards().configure([], ["a=/dev/x", "b"], "cli").attached
+    assert dict(attached) == {"a": "/dev/x", "b": None}
 
 
 def test_platform_option_selects_and_checks_targets():
@@ -187,10 +203,10 @@ def test_generated_application(tmp_path: Path):
     import numpy as np
 
     from pytest_mlonmcu.core.samples import SampleSet
-    from pytest_mlonmcu.targets.compiled import COMMON_DIR
+    from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 
     install = install_at(_fake_zephyr(tmp_path / "ws"), "test")
-    platform = ZephyrPlatform(install, None)  # type: ignore[arg-type]
+    builder = ZephyrBuilder(install, None)  # type: ignore[arg-type]
     src = tmp_path / "model dir" / "net.c"
     src.parent.mkdir()
     src.write_text("int x;\n")
@@ -202,11 +218,11 @@ def test_generated_application(tmp_path: Path):
         defines={"A": "1", "B": ""},
         extra_cflags=["-fno-rtti"],
     )
-    board = registry.get_board("stm32f7")
+    board = shipped_boards().get("stm32f7")
     options = ZephyrOptions(optimize="s", stack_size=4096, counter="dwt", kconfig=("CONFIG_X=y",))
     app = tmp_path / "app"
     samples = SampleSet([[np.zeros(4, dtype=np.int8)]])
-    libc = platform.generate_app(artifact, samples, board, options, app, COMMON_DIR)
+    libc = builder.generate_app(artifact, samples, board, options, app, COMMON_DIR)
     assert libc == "minimal"
     assert {p.name for p in (app / "src").iterdir()} == {
         "main.c", "mlif.h", "mlif_data.h", "mlif_target.h", "mlif_data.c", "mlif_zephyr.c",
@@ -220,8 +236,8 @@ def test_generated_application(tmp_path: Path):
     assert '"MLIF_ZEPHYR_COUNTER=1"' in inputs and '"-fno-rtti"' in inputs
     # C++ or prebuilt libraries: the toolchain's newlib and libstdc++.
     cxx = Artifact("t", src.parent, sources=[src.with_suffix(".cc")], libraries=[src])
-    assert platform.libc_for(cxx, board, options) == "newlib"
-    lines = platform.kconfig_lines(cxx, board, options, "newlib")
+    assert builder.libc_for(cxx, board, options) == "newlib"
+    lines = builder.kconfig_lines(cxx, board, options, "newlib")
     assert "CONFIG_NEWLIB_LIBC_NANO=y" in lines and "CONFIG_GLIBCXX_LIBCPP=y" in lines
 
 
@@ -239,8 +255,6 @@ def test_target_settings_and_flags():
         "platform": "zephyr",
     }
     # A bound target reads the board's keys too.
-    from pytest_mlonmcu.core.config import RunConfig
-
     cfg = RunConfig({"stm32f7.flash": "openocd", "stm32f746g_disco.timeout": "7"})
     t = TARGETS.get("stm32f746g_disco")(cfg.scoped("stm32f746g_disco"), f7.cache)
     assert (t.flash_method(), t.timeout()) == ("openocd", 7.0)
@@ -259,7 +273,6 @@ def test_zephyr_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     import tarfile
 
     from pytest_mlonmcu.core.cache import Cache
-    from pytest_mlonmcu.core.config import RunConfig
     from pytest_mlonmcu.install import zephyr as zinstall
 
     for var in ("ZEPHYR_BASE", "MLONMCU_ZEPHYR_SOURCE", "MLONMCU_VENDOR_DIR"):

@@ -14,18 +14,19 @@ from pathlib import Path
 import pytest
 from board_helpers import TRANSCRIPT, fake_tool, make_target, with_path
 
-from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.boards.flash import FlashImage, FlashRequest, QemuInstance, flash_command
-from pytest_mlonmcu.boards.serial_io import (
+from pytest_mlonmcu.boards.boardset import shipped_boards
+from pytest_mlonmcu.core.artifacts import Program
+from pytest_mlonmcu.core.errors import BoardNotAttached, RunError
+from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, flash_command
+from pytest_mlonmcu.devices.locks import board_lock
+from pytest_mlonmcu.devices.qemu import QemuInstance
+from pytest_mlonmcu.devices.serial import (
     PortNotFound,
     SerialConsole,
-    board_lock,
     port_reachable,
     resolve_port,
     socket_address,
 )
-from pytest_mlonmcu.core.artifacts import Program
-from pytest_mlonmcu.core.errors import RunError
 
 
 def test_port_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -112,7 +113,7 @@ def test_lock_serialises_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_flash_commands_follow_the_tools_cli(tmp_path: Path):
-    f7 = registry.get_board("stm32f7")
+    f7 = shipped_boards().get("stm32f7")
     image = FlashImage(tmp_path / "zephyr.elf", tmp_path)
     req = FlashRequest(f7, image, port="/dev/ttyACM0", args=dict(f7.flash_args))
     assert flash_command("st-flash", req) == [
@@ -127,7 +128,7 @@ def test_flash_commands_follow_the_tools_cli(tmp_path: Path):
     west = flash_command("west", req)
     assert west[1:] == ["-m", "west", "flash", "--skip-rebuild", "-d", str(tmp_path),
                         "--dev-id", "066DFF"]  # fmt: skip
-    c3 = registry.get_board("esp32c3")
+    c3 = shipped_boards().get("esp32c3")
     esp = flash_command(
         "esptool", FlashRequest(c3, image, port="/dev/ttyACM1", args=dict(c3.flash_args))
     )
@@ -146,13 +147,13 @@ def test_flash_commands_follow_the_tools_cli(tmp_path: Path):
 
 
 def test_qemu_command_line(tmp_path: Path):
-    board = registry.get_board("mps2_an385")
+    board = shipped_boards().get("mps2_an385")
     q = QemuInstance(board, tmp_path / "z.elf", tmp_path, address=("127.0.0.1", 4555))
     assert q.base_command() == [
         "qemu-system-arm", "-M", "mps2-an385", "-cpu", "cortex-m3", "-kernel",
         str(tmp_path / "z.elf"), "-display", "none", "-nic", "none",
     ]  # fmt: skip
-    rv = QemuInstance(registry.get_board("qemu_riscv32"), tmp_path / "z.elf", tmp_path)
+    rv = QemuInstance(shipped_boards().get("qemu_riscv32"), tmp_path / "z.elf", tmp_path)
     assert rv.base_command()[:7] == [
         "qemu-system-riscv32", "-M", "virt", "-bios", "none", "-m", "256",
     ]  # fmt: skip
@@ -175,8 +176,8 @@ def test_physical_board_path_with_a_fake_flash_tool(tmp_path: Path, fake_board, 
     fake_tool(bin_dir, "st-flash", f'echo "st-flash $*"; touch {trigger}')
     monkeypatch.setenv("PATH", with_path(bin_dir))
     monkeypatch.setenv("PYTEST_MLONMCU_CACHE", str(tmp_path / "cache"))
-    registry.configure_boards(None, [f"stm32f7={board.url}"], "cli")
-    target = make_target("stm32f7", timeout=10)
+    boards = shipped_boards().configure(None, [f"stm32f7={board.url}"], "cli")
+    target = make_target("stm32f7", boards=boards, timeout=10)
     out = target.run(_program(tmp_path), tmp_path / "run")
     assert out.outputs == [[bytes.fromhex("0102ff")]]
     # A DWT count is cycles, never instructions.
@@ -205,16 +206,16 @@ def test_silent_board_fails_by_timeout_naming_its_log(tmp_path: Path, fake_board
 
 def test_unattached_board_skips_after_compile(tmp_path: Path):
     target = make_target("stm32f746g_disco")
-    with pytest.raises(pytest.skip.Exception, match="board stm32f7 is not attached: give "
+    with pytest.raises(BoardNotAttached, match="board stm32f7 is not attached: give "
                        "--mlonmcu-board stm32f7=PORT"):  # fmt: skip
         target.run(_program(tmp_path), tmp_path / "run")
 
 
 def test_missing_flash_tool_is_named(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no st-flash
-    registry.configure_boards(None, ["stm32f7=loop://"], "cli")
+    boards = shipped_boards().configure(None, ["stm32f7=loop://"], "cli")
     with pytest.raises(Exception, match="needs st-flash .apt-get install stlink-tools"):
-        make_target("stm32f7").run(_program(tmp_path), tmp_path / "run")
+        make_target("stm32f7", boards=boards).run(_program(tmp_path), tmp_path / "run")
 
 
 def test_labgrid_place_is_acquired_around_flash_and_read(tmp_path: Path, fake_board, monkeypatch):
@@ -225,7 +226,7 @@ def test_labgrid_place_is_acquired_around_flash_and_read(tmp_path: Path, fake_bo
     fake_tool(bin_dir, "labgrid-client", f'echo "labgrid-client $*" >> {calls}')
     fake_tool(bin_dir, "lab-flash", f'echo "lab-flash $*" >> {calls}; touch {trigger}')
     monkeypatch.setenv("PYTEST_MLONMCU_CACHE", str(tmp_path / "cache"))
-    registry.add_boards(
+    lab = shipped_boards().with_entries(
         {
             "lab_f7": {
                 "base": "stm32f7",
@@ -235,17 +236,17 @@ def test_labgrid_place_is_acquired_around_flash_and_read(tmp_path: Path, fake_bo
             }
         }
     )
-    from pytest_mlonmcu.boards.hardware import skip_reason
+    from pytest_mlonmcu.hardware import skip_reason
 
     full_path = with_path(bin_dir)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert skip_reason("lab_f7", {"lab_f7": None}) == (
+    assert skip_reason("lab_f7", lab.configure(None, ["lab_f7"], "cli")) == (
         "board lab_f7 is in labgrid place desk-3, but labgrid is not installed "
         "(pip install labgrid)"
     )
     monkeypatch.setenv("PATH", full_path)
-    registry.configure_boards(None, ["lab_f7"], "cli")
-    out = make_target("lab_f7", timeout=10).run(_program(tmp_path), tmp_path / "run")
+    boards = lab.configure(None, ["lab_f7"], "cli")
+    out = make_target("lab_f7", boards=boards, timeout=10).run(_program(tmp_path), tmp_path / "run")
     assert out.outputs == [[bytes.fromhex("0102ff")]]
     assert calls.read_text().splitlines() == [
         "labgrid-client -x lab:20408 -p desk-3 acquire",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from board_helpers import BuiltProgram, make_target, model_args, zephyr_skip_reason
 
-from pytest_mlonmcu.boards import registry
+from pytest_mlonmcu.boards.boardset import shipped_boards
 
 ZEPHYR = ["--mlonmcu-platform=zephyr", "--mlonmcu-backend=cgen"]
 BENCH = """
@@ -81,7 +81,7 @@ def test_one_program_many_ways(mps2_toycar: BuiltProgram, tmp_path: Path):
     assert pty.outputs == mps2_toycar.outputs
     assert pty.metrics["invoke_instructions"] == mps2_toycar.metrics["invoke_instructions"]
     assert "-serial pty" in (tmp_path / "pty" / "flash_command.sh").read_text()
-    from pytest_mlonmcu.boards.flash import free_tcp_port
+    from pytest_mlonmcu.devices.qemu import free_tcp_port
 
     url = f"socket://127.0.0.1:{free_tcp_port()}"
     fixed = make_target("mps2_an385", port=url, count="none").run(program, tmp_path / "fixed")
@@ -95,7 +95,7 @@ def test_one_program_many_ways(mps2_toycar: BuiltProgram, tmp_path: Path):
 @pytest.mark.slow
 def test_hardware_marker_on_an_emulated_stand_in_never_overlaps(pytester, run_session):
     """stm32f7 mapped to a QEMU-backed board on one fixed port: two xdist workers take turns."""
-    from pytest_mlonmcu.boards.flash import free_tcp_port
+    from pytest_mlonmcu.devices.qemu import free_tcp_port
 
     port = free_tcp_port()
     pytester.makefile(
@@ -182,4 +182,4 @@ def test_cmake_build_without_west(pytester, run_session):
 
 def test_unknown_yml_board_base_is_a_usage_error():
     with pytest.raises(Exception, match="base 'nope' is not a known board"):
-        registry.add_boards({"x": {"base": "nope"}})
+        shipped_boards().with_entries({"x": {"base": "nope"}})

@@ -24,7 +24,7 @@ from pytest_mlonmcu.core.errors import CompileError, RunError
 from pytest_mlonmcu.core.samples import SampleSet
 from pytest_mlonmcu.install.etiss import ENV_INSTALL_DIR, ENV_SOURCE, PIN
 from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
-from pytest_mlonmcu.targets.compiled import COMMON_DIR
+from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 from pytest_mlonmcu.targets.etiss import Etiss
 
 REPO = Path(__file__).resolve().parents[2]

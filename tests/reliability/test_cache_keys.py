@@ -9,14 +9,14 @@ import pytest
 
 from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.core.cache import Cache
-from pytest_mlonmcu.targets.compiled import harness_digest
-from pytest_mlonmcu.targets.host_x86 import HostX86
-from pytest_mlonmcu.targets.toolchain import (
+from pytest_mlonmcu.platforms.mlif.target import harness_digest
+from pytest_mlonmcu.platforms.mlif.toolchain import (
     CommandLog,
     Toolchain,
     cached_objects,
     compiler_identity,
 )
+from pytest_mlonmcu.targets.host_x86 import HostX86
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
 

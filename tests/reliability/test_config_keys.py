@@ -118,13 +118,14 @@ READS = re.compile(
 )
 
 
-def _reads(folder: str) -> list[tuple[str, str, str]]:
-    """(file, owner kind, key) of every literal key read under pytest_mlonmcu/<folder>."""
+def _reads(folder: str, kind_of_self: str) -> list[tuple[str, str, str]]:
+    """(file, owner kind, key) of every literal key read under pytest_mlonmcu/<folder>
+    (``kind_of_self``: what ``self`` is there, backends or targets)."""
     found = []
     for path in sorted((PACKAGE / folder).rglob("*.py")):
         for m in READS.finditer(path.read_text()):
             owner = m.group("owner") or m.group("sized")
-            kind = folder if owner == "self" else f"{owner}s"
+            kind = kind_of_self if owner == "self" else f"{owner}s"
             found.append((path.name, kind, m.group("key") or m.group("size_key")))
     return found
 
@@ -134,7 +135,9 @@ def test_every_key_read_by_a_builtin_component_is_declared(known):
         "backends": set().union(*(set(c.config_keys) for c in BACKENDS)),
         "targets": set().union(*(set(c.config_keys) for c in TARGETS)),
     }
-    reads = _reads("backends") + _reads("targets")
+    # The platforms' targets (platforms/mlif, platforms/zephyr) read target keys too.
+    reads = _reads("backends", "backends") + _reads("targets", "targets")
+    reads += _reads("platforms", "targets")
     assert len(reads) > 40  # the pattern still finds the reads
     undeclared = [r for r in reads if r[2] not in declared[r[1]]]
     assert undeclared == []

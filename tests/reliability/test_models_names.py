@@ -25,7 +25,7 @@ from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.ctext import c_comment_text, c_identifier_bytes
 from pytest_mlonmcu.models.model import Model
-from pytest_mlonmcu.targets.compiled import COMMON_DIR
+from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 
 from .model_edits import input_tensor, mlperf_bytes, rename_tensor
 

@@ -13,8 +13,8 @@ from spine.conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI
 
 from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.matrix import Case, _unique_labels, model_label
+from pytest_mlonmcu.platforms.zephyr.target import _write_script
 from pytest_mlonmcu.rundirs import inside
-from pytest_mlonmcu.targets.zephyr_board import _write_script
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 

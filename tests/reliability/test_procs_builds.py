@@ -18,7 +18,7 @@ from pytest_mlonmcu.install.etiss import (
     missing_build_deps,
 )
 from pytest_mlonmcu.install.sources import VENDOR_DIR_ENV
-from pytest_mlonmcu.targets.toolchain import CommandLog
+from pytest_mlonmcu.platforms.mlif.toolchain import CommandLog
 
 from .procs_helpers import eventually, is_alive, kill_quietly, needs_proc, wait_for_file
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.boards import registry
-from pytest_mlonmcu.boards.flash import FlashImage, FlashRequest, flash_command, run_flash
+from pytest_mlonmcu.boards.boardset import shipped_boards
 from pytest_mlonmcu.core.errors import RunError, UsageError
+from pytest_mlonmcu.devices.flash import FlashImage, FlashRequest, flash_command, run_flash
 
 from .procs_helpers import eventually, in_group, is_alive, kill_quietly, needs_proc, wait_for_file
 
@@ -54,7 +54,7 @@ def test_flash_timeout_must_be_finite(tmp_path: Path) -> None:
 
 
 def _request(elf: Path, **args: str) -> FlashRequest:
-    f7 = registry.get_board("stm32f7")
+    f7 = shipped_boards().get("stm32f7")
     return FlashRequest(f7, FlashImage(elf, elf.parent), args={**f7.flash_args, **args})
 
 

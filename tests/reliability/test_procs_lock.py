@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlonmcu.boards.serial_io import board_lock, lock_key
 from pytest_mlonmcu.core.cache import DEFAULT_ROOT_ENV
 from pytest_mlonmcu.core.errors import RunError, UsageError
+from pytest_mlonmcu.devices.locks import board_lock, lock_key
 
 
 def test_a_by_id_link_and_its_device_share_one_lock(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_a_by_id_link_and_its_device_share_one_lock(tmp_path: Path) -> None:
 
 _HOLD = """
 import sys, time
-from pytest_mlonmcu.boards.serial_io import board_lock
+from pytest_mlonmcu.devices.locks import board_lock
 with board_lock(sys.argv[1], 60):
     print("held", flush=True)
     time.sleep(120)

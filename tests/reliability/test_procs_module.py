@@ -19,7 +19,7 @@ import pytest
 
 from pytest_mlonmcu.core import proc
 from pytest_mlonmcu.core.errors import RunError, UsageError
-from pytest_mlonmcu.targets.compiled import run_with_timeout
+from pytest_mlonmcu.platforms.mlif.target import run_with_timeout
 
 from .procs_helpers import (
     eventually,

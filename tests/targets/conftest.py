@@ -16,7 +16,7 @@ from pytest_mlonmcu.core.artifacts import Artifact, Program
 from pytest_mlonmcu.core.cache import Cache
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.samples import SampleSet
-from pytest_mlonmcu.targets.compiled import CompiledTarget
+from pytest_mlonmcu.platforms.mlif.target import CompiledTarget
 
 
 @pytest.fixture(scope="session")

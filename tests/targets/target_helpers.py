@@ -11,7 +11,7 @@ import numpy as np
 from pytest_mlonmcu.core.artifacts import Program, RunOutput
 from pytest_mlonmcu.core.elf import RESERVATION_SECTIONS
 from pytest_mlonmcu.core.samples import SampleSet
-from pytest_mlonmcu.targets.compiled import CompiledTarget
+from pytest_mlonmcu.platforms.mlif.target import CompiledTarget
 
 PROGRAMS = Path(__file__).parent / "programs"
 

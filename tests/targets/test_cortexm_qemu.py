@@ -22,9 +22,9 @@ from target_helpers import (
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.errors import CompileError, RunError
 from pytest_mlonmcu.core.samples import SampleSet
-from pytest_mlonmcu.targets import qemu_plugin
+from pytest_mlonmcu.platforms.mlif import qemu_plugin
+from pytest_mlonmcu.platforms.mlif.qemu_plugin import plugin_args, read_plugin_counts
 from pytest_mlonmcu.targets.cortexm_qemu import CortexMQemu, Stm32f4Qemu
-from pytest_mlonmcu.targets.qemu_plugin import plugin_args, read_plugin_counts
 
 # variant id -> (class, settings, default stack reservation)
 VARIANTS = {

@@ -35,7 +35,7 @@ from ...core.config import ComponentConfig
 from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ...install.tflm import source_tree
-from ...targets.compiled import COMMON_DIR
+from ...platforms.mlif.target import COMMON_DIR
 from . import runner as tflmi_runner
 from .library import (
     TflmLibrary,
@@ -48,7 +48,7 @@ from .library import (
 if TYPE_CHECKING:
     from ...core.components import Target
     from ...models.model import Model
-    from ...targets.compiled import CompiledTarget
+    from ...platforms.mlif.target import CompiledTarget
 
 log = logging.getLogger(__name__)
 

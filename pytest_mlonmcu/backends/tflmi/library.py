@@ -35,11 +35,11 @@ from ...core.config import ComponentConfig
 from ...core.errors import CompileError, MissingToolError
 from ...install.sources import Progress, source_identity
 from ...install.tflm import SourceTree, TflmInstaller, TflmInstallError, source_tree
+from ...platforms.mlif.toolchain import compiler_identity
 from ...targets.riscv import PICOLIBC_INCLUDE, cxx_header_flags
-from ...targets.toolchain import compiler_identity
 
 if TYPE_CHECKING:
-    from ...targets.compiled import CompiledTarget
+    from ...platforms.mlif.target import CompiledTarget
 
 METADATA = "mlonmcu-tflm.json"
 LIBRARY_NAME = "libtflm.a"

@@ -65,7 +65,7 @@ def _score(figures: dict) -> tuple[float, float]:
 
 def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Path) -> int:
     """The best unroll factor for ``model`` on ``target`` (cached); the log goes to work_dir."""
-    from ...targets.compiled import CompiledTarget
+    from ...platforms.mlif.target import CompiledTarget
     from . import tvm_version
     from .backend import source_digest
 

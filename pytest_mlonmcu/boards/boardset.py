@@ -1,22 +1,25 @@
-"""The board registry: ``boards.yml`` (shipped) plus mlonmcu.yml's ``boards:`` mapping.
+"""The boards of a session: ``boards.yml`` (shipped) plus mlonmcu.yml's ``boards:`` mapping.
 
 A board is one kind of device: which Zephyr board builds for it, how a program gets onto it
 (flash method), where its console is (serial port), its memory and its counter. Every board is
 a target of the same name; a board whose Zephyr board name differs (``stm32f746g_disco`` for
-``stm32f7``) is that target too (see ``targets/zephyr_board.py``).
+``stm32f7``) is that target too (the Zephyr platform, ``platforms/zephyr/``, makes them).
 
-Which boards are *attached* in a session comes from ``--mlonmcu-board NAME[=PORT]`` (or the
-ini key / mlonmcu.yml ``boards:``): ``configure_boards`` records them here, once per process,
-and the targets read the ports back with ``configured_port``.
+A ``BoardSet`` is an immutable value: the boards, and which of them are *attached* in the
+session (``--mlonmcu-board NAME[=PORT]``, the ini key or mlonmcu.yml ``boards:``). The session
+keeps its set in its settings and hands an attached board's port to its target as the run
+setting ``<board>.port`` (``port_settings``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -89,7 +92,7 @@ class Board:
 
     @property
     def target_name(self) -> str:
-        return self.target or target_name_of(self.zephyr_board)
+        return self.target or _one_word(self.zephyr_board)
 
     @property
     def toolchain_prefix(self) -> str:
@@ -107,7 +110,7 @@ class Board:
         return self.description or f"Zephyr board {self.zephyr_board}"
 
 
-def target_name_of(zephyr_board: str) -> str:
+def _one_word(zephyr_board: str) -> str:
     """``mps2/an385`` -> ``mps2_an385`` (a target name is one word)."""
     return zephyr_board.replace("/", "_").replace("-", "_")
 
@@ -216,117 +219,141 @@ def board_from_mapping(name: str, data: Mapping[str, Any], origin: str) -> Board
     )
 
 
-# -- the registry (process-global, like the target registry) --------------------------------
-
-_RAW: dict[str, dict[str, Any]] = {}  # name -> merged YAML entry
-_BOARDS: dict[str, Board] = {}
-_PORTS: dict[str, str | None] = {}  # configured boards of the session -> port (None: default)
+# -- the boards of a session --------------------------------------------------------------
 
 
-def _load_builtin() -> None:
-    if _BOARDS:
-        return
-    data = yaml.safe_load(BOARDS_FILE.read_text()) or {}
-    for name, entry in _mapping(data.get("boards"), str(BOARDS_FILE)).items():
-        raw = _mapping(entry, f"{BOARDS_FILE}: board {name}")
-        _RAW[name] = raw
-        _BOARDS[name] = board_from_mapping(name, raw, str(BOARDS_FILE))
+@dataclass(frozen=True)
+class BoardSet:
+    """Boards by name (``boards.yml``'s first) and the attached ones (name -> port or None).
 
-
-def all_boards() -> dict[str, Board]:
-    _load_builtin()
-    return dict(_BOARDS)
-
-
-def get_board(name: str) -> Board:
-    _load_builtin()
-    try:
-        return _BOARDS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown board {name!r}; known boards: {', '.join(sorted(_BOARDS))}"
-        ) from None
-
-
-def find_board(name: str) -> Board | None:
-    _load_builtin()
-    return _BOARDS.get(name)
-
-
-def add_boards(mapping: Mapping[str, Any], origin: str = "mlonmcu.yml") -> list[Board]:
-    """Add or override boards from a ``boards:`` mapping; returns the boards it defined.
-
-    An entry with only ``port`` (and no definition keys) names a port for a known board and
-    defines nothing. ``base: NAME`` starts from a copy of another board's entry.
+    ``with_entries`` and ``configure`` return new sets; a set never changes.
     """
-    _load_builtin()
-    added = []
-    for name, entry in mapping.items():
-        name = str(name)
-        raw = _mapping(entry, f"{origin}: board {name}")
-        if not set(raw) - {"port"}:
-            continue
-        base_name = raw.get("base")
-        if base_name:
-            if str(base_name) not in _RAW:
-                raise UsageError(
-                    f"{origin}: board {name}: base {base_name!r} is not a known board "
-                    f"({', '.join(sorted(_RAW))})"
-                )
-            merged = copy.deepcopy(_RAW[str(base_name)])
-            merged.pop("target", None)  # a derived board is its own target
-        else:
-            merged = copy.deepcopy(_RAW.get(name, {}))
-        merged.update({k: v for k, v in raw.items() if k != "base"})
-        board = board_from_mapping(name, merged, origin)
-        _RAW[name] = merged
-        _BOARDS[name] = board
-        added.append(board)
-    if added:
-        from ..targets import TARGETS
-        from ..targets.zephyr_board import board_target_classes
 
-        for cls in board_target_classes():
-            TARGETS.register(cls, replace=True)
-    return added
+    boards: Mapping[str, Board]
+    # boards.yml's own definitions: a redefined board's Zephyr name still means the shipped one
+    shipped: Mapping[str, Board]
+    # The merged YAML entry of each board (``base: NAME`` starts from a copy of NAME's).
+    entries: Mapping[str, Mapping[str, Any]]
+    attached: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_file(cls, path: Path = BOARDS_FILE) -> BoardSet:
+        """The boards of a ``boards.yml``, none attached."""
+        data = yaml.safe_load(path.read_text()) or {}
+        entries = {}
+        boards = {}
+        for name, entry in _mapping(data.get("boards"), str(path)).items():
+            entries[name] = _mapping(entry, f"{path}: board {name}")
+            boards[name] = board_from_mapping(name, entries[name], str(path))
+        return cls(MappingProxyType(boards), MappingProxyType(boards), MappingProxyType(entries))
+
+    # -- lookups ----------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Board]:
+        return iter(self.boards.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.boards
+
+    def names(self) -> list[str]:
+        return list(self.boards)
+
+    def get(self, name: str) -> Board:
+        try:
+            return self.boards[name]
+        except KeyError:
+            raise UsageError(
+                f"unknown board {name!r}; known boards: {', '.join(sorted(self.boards))}"
+            ) from None
+
+    def find(self, name: str) -> Board | None:
+        return self.boards.get(name)
+
+    @staticmethod
+    def target_name_of(zephyr_board: str) -> str:
+        """The target of a Zephyr board's spelling: ``mps2/an385`` -> ``mps2_an385``."""
+        return _one_word(zephyr_board)
+
+    def is_attached(self, name: str) -> bool:
+        return name in self.attached
+
+    def port_spec(self, name: str) -> str | None:
+        """The port of attached board ``name`` (given, else the board's own spec: port, by-id
+        glob or VID:PID; '' when it has none), None when it is not attached."""
+        if name not in self.attached:
+            return None
+        board = self.boards.get(name)
+        port = self.attached[name] or ""
+        if not port and board is not None:
+            port = board.default_port() or board.serial.get("by_id") or ""
+            port = port or board.serial.get("vid_pid") or ""
+        return port
+
+    def port_settings(self) -> dict[str, str]:
+        """``<board>.port`` run settings of the attached boards that have a port (a target
+        reads its board's port there; a setting given by the user wins over these)."""
+        out = {}
+        for name in self.attached:
+            port = self.port_spec(name)
+            if name in self.boards and port:
+                out[f"{name}.port"] = port
+        return out
+
+    # -- new sets ---------------------------------------------------------------------------
+    def with_entries(self, mapping: Mapping[str, Any], origin: str = "mlonmcu.yml") -> BoardSet:
+        """This set with boards added or overridden by a ``boards:`` mapping.
+
+        An entry with only ``port`` (and no definition keys) names a port for a known board and
+        defines nothing. ``base: NAME`` starts from a copy of another board's entry.
+        """
+        entries = dict(self.entries)
+        boards = dict(self.boards)
+        for name, entry in mapping.items():
+            name = str(name)
+            raw = _mapping(entry, f"{origin}: board {name}")
+            if not set(raw) - {"port"}:
+                continue
+            base_name = raw.get("base")
+            if base_name:
+                if str(base_name) not in entries:
+                    raise UsageError(
+                        f"{origin}: board {name}: base {base_name!r} is not a known board "
+                        f"({', '.join(sorted(entries))})"
+                    )
+                merged = copy.deepcopy(dict(entries[str(base_name)]))
+                merged.pop("target", None)  # a derived board is its own target
+            else:
+                merged = copy.deepcopy(dict(entries.get(name, {})))
+            merged.update({k: v for k, v in raw.items() if k != "base"})
+            boards[name] = board_from_mapping(name, merged, origin)
+            entries[name] = merged
+        return BoardSet(
+            MappingProxyType(boards), self.shipped, MappingProxyType(entries), self.attached
+        )
+
+    def configure(self, yml_value: Any, items: Iterable[str], source: str) -> BoardSet:
+        """This set with the session's boards: definitions and attachments (name -> port or None)
+        from the resolved ``board`` option.
+
+        ``yml_value`` is mlonmcu.yml's ``boards:`` (a list of NAME[=PORT] or a mapping of board
+        entries); its definitions are added whatever the source of the option. ``items`` are
+        the NAME[=PORT] strings of the winning source (``source``: cli, ini, yml, default).
+        """
+        boards = self
+        attached: dict[str, str | None] = {}
+        if isinstance(yml_value, Mapping):
+            boards = self.with_entries(yml_value)
+            if source == "yml":
+                for name, entry in yml_value.items():
+                    port = entry.get("port") if isinstance(entry, Mapping) else entry
+                    attached[str(name)] = str(port) if port else None
+                items = []
+        for item in items:
+            name, _, port = str(item).partition("=")
+            attached[name.strip()] = port.strip() or None
+        return BoardSet(boards.boards, boards.shipped, boards.entries, MappingProxyType(attached))
 
 
-def configure_boards(yml_value: Any, items: Iterable[str], source: str) -> dict[str, str | None]:
-    """Boards of this session (name -> port or None) from the resolved ``board`` option.
-
-    ``yml_value`` is mlonmcu.yml's ``boards:`` (a list of NAME[=PORT] or a mapping of board
-    entries); its definitions are added whatever the source of the option. ``items`` are the
-    NAME[=PORT] strings of the winning source (``source``: cli, ini, yml, default).
-    """
-    boards: dict[str, str | None] = {}
-    if isinstance(yml_value, Mapping):
-        add_boards(yml_value)
-        if source == "yml":
-            for name, entry in yml_value.items():
-                port = entry.get("port") if isinstance(entry, Mapping) else entry
-                boards[str(name)] = str(port) if port else None
-            items = []
-    for item in items:
-        name, _, port = str(item).partition("=")
-        boards[name.strip()] = port.strip() or None
-    _PORTS.clear()
-    _PORTS.update(boards)
-    return boards
-
-
-def configured_boards() -> dict[str, str | None]:
-    return dict(_PORTS)
-
-
-def configured_port(name: str) -> str | None:
-    """The port given for board ``name`` this session ('' when named without a port)."""
-    if name not in _PORTS:
-        return None
-    return _PORTS[name] or ""
-
-
-def reset_for_tests() -> None:
-    """Forget yml boards and configured ports (tests that build registries in-process)."""
-    _RAW.clear()
-    _BOARDS.clear()
-    _PORTS.clear()
+@functools.cache
+def shipped_boards() -> BoardSet:
+    """``boards.yml``'s boards, none attached (read once: a set never changes)."""
+    return BoardSet.from_file(BOARDS_FILE)

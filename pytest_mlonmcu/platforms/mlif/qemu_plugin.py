@@ -17,16 +17,16 @@ import os
 import shutil
 from pathlib import Path
 
-from ..core import proc
-from ..core.cache import Cache, hash_key
-from ..core.errors import MissingToolError
-from .compiled import HARNESS_DIR
+from ...core import proc
+from ...core.cache import Cache, hash_key
+from ...core.errors import MissingToolError
+from .target import HARNESS_DIR
 from .toolchain import CommandLog, compiler_identity
 
 PLUGIN_SOURCE = HARNESS_DIR / "qemu_plugin" / "insn_count.c"
 HEADER_NAME = "qemu-plugin.h"
 INCLUDE_ENV = "MLONMCU_QEMU_PLUGIN_INCLUDE"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = HARNESS_DIR.parent.parent  # the checkout holding pytest_mlonmcu/
 
 HEADER_HINT = (
     f"The Cortex-M targets count instructions with a QEMU TCG plugin, which needs {HEADER_NAME} "

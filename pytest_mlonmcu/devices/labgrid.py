@@ -23,9 +23,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..boards.boardset import Board
 from ..core import proc
 from ..core.errors import RunError
-from .registry import Board
 
 CLIENT = "labgrid-client"
 

@@ -18,17 +18,17 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core import proc
-from ..core.artifacts import Artifact, Program, RunOutput
-from ..core.cache import file_digest
-from ..core.components import Target
-from ..core.elf import elf_sizes, symbol_addresses
-from ..core.errors import CompileError, RunError
-from ..core.protocol import HarnessReport, parse_harness_output
+from ...core import proc
+from ...core.artifacts import Artifact, Program, RunOutput
+from ...core.cache import file_digest
+from ...core.components import Target
+from ...core.elf import elf_sizes, symbol_addresses
+from ...core.errors import CompileError, RunError
+from ...core.protocol import HarnessReport, parse_harness_output
 from .toolchain import CommandLog, Toolchain, cached_objects, compile_object
 
 if TYPE_CHECKING:
-    from ..core.samples import SampleSet
+    from ...core.samples import SampleSet
 
 HARNESS_DIR = Path(str(resources.files("pytest_mlonmcu") / "harness"))
 COMMON_DIR = HARNESS_DIR / "common"

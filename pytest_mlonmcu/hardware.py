@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import registry
-from .flash import flash_tool_missing, qemu_missing
-from .labgrid import labgrid_missing
-from .serial_io import port_reachable
+from .boards.boardset import BoardSet
+from .devices.flash import flash_tool_missing
+from .devices.labgrid import labgrid_missing
+from .devices.qemu import qemu_missing
+from .devices.serial import port_reachable
+from .targets import TARGETS
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from .settings import Settings
 
 
 def marker_board(marker: pytest.Mark) -> str:
@@ -32,32 +34,28 @@ def marker_board(marker: pytest.Mark) -> str:
     return str(board)
 
 
-def is_attached(name: str, boards: dict[str, str | None]) -> bool:
-    board = registry.find_board(name)
-    return name in boards or (board is not None and board.emulated)
+def is_attached(name: str, boards: BoardSet) -> bool:
+    board = boards.find(name)
+    return boards.is_attached(name) or (board is not None and board.emulated)
 
 
 def skip_reason(
-    name: str, boards: dict[str, str | None], flashes: bool = False, flash: str | None = None
+    name: str, boards: BoardSet, flashes: bool = False, flash: str | None = None
 ) -> str | None:
     """Why a test that needs board ``name`` cannot run now, or None.
 
     ``flashes``: the test puts a program on the board (a benchmark run), so the board's flash
     tool (``flash``: a ``<board>.flash`` setting, else the board's own) must be there too.
     """
-    board = registry.find_board(name)
+    board = boards.find(name)
     if board is not None and board.emulated:
         # QEMU is the board: it also serves a configured socket:// port itself.
         return qemu_missing(board)
-    if name not in boards:
+    port = boards.port_spec(name)
+    if port is None:
         return (
             f"board {name!r} is not configured (use --mlonmcu-board {name}=PORT or 'boards' in "
-            f"mlonmcu.yml); configured: {', '.join(boards) or 'none'}"
-        )
-    port = boards[name] or ""
-    if not port and board is not None:
-        port = (
-            board.default_port() or board.serial.get("by_id", "") or board.serial.get("vid_pid", "")
+            f"mlonmcu.yml); configured: {', '.join(boards.attached) or 'none'}"
         )
     if not port:
         return f"board {name!r} has no serial port: use --mlonmcu-board {name}=PORT"
@@ -98,8 +96,6 @@ def matrix_for(
     """
     if hardware is None:
         return settings, mlonmcu
-    from ..targets import TARGETS
-
     name = marker_board(hardware)
     if name not in TARGETS or not is_attached(name, settings.boards):
         return settings, mlonmcu

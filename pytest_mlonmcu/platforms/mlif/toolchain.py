@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import proc
-from ..core.cache import Cache, hash_key
-from ..core.errors import CompileError
+from ...core import proc
+from ...core.cache import Cache, hash_key
+from ...core.errors import CompileError
 
 
 @dataclass

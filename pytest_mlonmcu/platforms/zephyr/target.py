@@ -1,17 +1,16 @@
-"""Zephyr boards as targets (platform ``zephyr``): one class per board of the registry.
-
-Every board of ``boards/boards.yml`` (and of mlonmcu.yml's ``boards:``) is a target of its
-own name (``stm32f7``, ``mps2_an385``...); a board whose Zephyr board has another name is that
-target too (``stm32f746g_disco``, ``nucleo_f446re``, ``esp32c3_devkitm``), bound to the board.
+"""A Zephyr board as a target (platform ``zephyr``): ``ZephyrPlatform.create_targets``
+(``platform.py``) makes one subclass per board of the session, and one per Zephyr board name
+(``stm32f746g_disco``) bound to its board.
 
 compile: the run's artifact + the harness become a Zephyr application, built with west or
-CMake (``platforms/zephyr.py``); ROM/RAM from the ELF, the kernel's stacks reported apart
+CMake (``platforms/zephyr/build.py``); ROM/RAM from the ELF, the kernel's stacks reported apart
 (``stack_reserved_bytes``) like the stack reservation of the bare-metal targets.
 
-run: the program is flashed (``boards/flash.py``) and the console read over serial
-(``boards/serial_io.py``) under the port's lock. Emulated boards (flash ``qemu``) run anywhere
-QEMU does; a physical board runs when it is attached (``--mlonmcu-board NAME[=PORT]``),
-otherwise the run stops after compile with a skip that says so.
+run: the program is flashed (``devices/flash.py``) and the console read over serial
+(``devices/serial.py``) under the port's lock. Emulated boards (flash ``qemu``) run anywhere
+QEMU does; a physical board runs when it is attached (``--mlonmcu-board NAME[=PORT]``: the session
+sets ``<board>.port``), otherwise the run stops after compile with ``BoardNotAttached``, which the plugin turns into a
+skip that says so.
 
 Counts: the program's own counter when the board has one that works (DWT cycles on a real
 Cortex-M, ``minstret`` on RISC-V: exact instructions under QEMU's ``-icount shift=0``). On
@@ -42,41 +41,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import pytest
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
-from ..boards import registry
-from ..boards.flash import (
-    FlashImage,
-    FlashRequest,
-    QemuInstance,
-    flash_command,
-    flash_tool_missing,
-    qemu_missing,
-    run_flash,
-)
-from ..boards.labgrid import acquired as labgrid_acquired
-from ..boards.labgrid import labgrid_missing
-from ..boards.registry import Board
-from ..boards.serial_io import (
+from ...boards.boardset import FLASH_METHODS, Board
+from ...core.artifacts import Artifact, Program, RunOutput
+from ...core.config import ComponentConfig, parse_int, parse_timeout
+from ...core.elf import elf_sizes, symbol_addresses
+from ...core.errors import BoardNotAttached, CompileError, MissingToolError, RunError, UsageError
+from ...core.protocol import HarnessReport, parse_harness_output
+from ...devices.flash import FlashImage, FlashRequest, flash_command, flash_tool_missing, run_flash
+from ...devices.labgrid import acquired as labgrid_acquired
+from ...devices.labgrid import labgrid_missing
+from ...devices.locks import board_lock
+from ...devices.qemu import QemuInstance, qemu_missing
+from ...devices.serial import (
     PortNotFound,
     SerialConsole,
     SerialTimeout,
-    board_lock,
     resolve_port,
     socket_address,
 )
-from ..core.artifacts import Artifact, Program, RunOutput
-from ..core.config import ComponentConfig, parse_int, parse_timeout
-from ..core.elf import elf_sizes, symbol_addresses
-from ..core.errors import CompileError, MissingToolError, RunError, UsageError
-from ..core.protocol import HarnessReport, parse_harness_output
-from .compiled import COMMON_DIR, CompiledTarget, tail
-from .toolchain import Toolchain
+from ...install.zephyr import (
+    ZephyrInstall,
+    cached_zephyr,
+    ensure_zephyr,
+    zephyr_unavailable_reason,
+)
+from ..mlif.qemu_plugin import build_insn_count_plugin, plugin_args, read_plugin_counts
+from ..mlif.target import COMMON_DIR, CompiledTarget, tail
+from ..mlif.toolchain import Toolchain
+from .build import BUILD_TOOLS, LIBCS, OPTIMIZATIONS, ZephyrBuilder, ZephyrOptions
 
 if TYPE_CHECKING:
-    from ..core.samples import SampleSet
-    from ..install.zephyr import ZephyrInstall
-    from ..platforms.zephyr import ZephyrOptions
+    from ...core.samples import SampleSet
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +106,6 @@ def zephyr_sizes(elf: Path) -> dict[str, int]:
 
 
 def _object_sizes(elf: Path) -> dict[str, int]:
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-
     out: dict[str, int] = {}
     with elf.open("rb") as f:
         for sec in ELFFile(f).iter_sections():
@@ -122,12 +117,14 @@ def _object_sizes(elf: Path) -> dict[str, int]:
 
 
 class ZephyrBoardTarget(CompiledTarget):
-    """A Zephyr board; subclasses (made by ``board_target_classes``) name the board."""
+    """A Zephyr board; subclasses (made by ``ZephyrPlatform.create_targets``) name the board."""
 
     platform: ClassVar[str] = "zephyr"
     board: ClassVar[Board]
     # True for a target named after the Zephyr board (stm32f746g_disco) rather than the board.
     bound: ClassVar[bool] = False
+    # A bound target of a board the session redefined: the Zephyr board its name now means.
+    redefined_as: ClassVar[str | None] = None
     # Every key it reads (--mlonmcu-list; unknown keys are usage errors).
     config_keys: ClassVar[dict[str, str]] = {
         "port": "(--mlonmcu-board NAME=PORT; emulated: socket://HOST:PORT or a free one)",
@@ -169,9 +166,9 @@ class ZephyrBoardTarget(CompiledTarget):
 
     def flash_method(self) -> str:
         method = self.setting("flash", self.board.flash) or "none"
-        if method not in registry.FLASH_METHODS:
+        if method not in FLASH_METHODS:
             raise UsageError(
-                f"{self.name}.flash={method!r}: expected one of {', '.join(registry.FLASH_METHODS)}"
+                f"{self.name}.flash={method!r}: expected one of {', '.join(FLASH_METHODS)}"
             )
         return method
 
@@ -183,8 +180,6 @@ class ZephyrBoardTarget(CompiledTarget):
         return mode
 
     def options(self) -> ZephyrOptions:
-        from ..platforms.zephyr import BUILD_TOOLS, LIBCS, OPTIMIZATIONS, ZephyrOptions
-
         optimize = self.setting("optimize", "2") or "2"
         if optimize not in OPTIMIZATIONS:
             raise UsageError(
@@ -216,8 +211,6 @@ class ZephyrBoardTarget(CompiledTarget):
 
     # -- availability ---------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        from ..install.zephyr import zephyr_unavailable_reason
-
         if self.board.unsupported:
             return f"target {self.name}: {self.board.unsupported}"
         reason = super().unavailable_reason()
@@ -251,8 +244,6 @@ class ZephyrBoardTarget(CompiledTarget):
         return None
 
     def _install(self, progress: Callable[[str], None]) -> ZephyrInstall:
-        from ..install.zephyr import ensure_zephyr
-
         return ensure_zephyr(self.zephyr_config(), progress, cache=self.cache)
 
     # -- build ----------------------------------------------------------------------------
@@ -275,8 +266,6 @@ class ZephyrBoardTarget(CompiledTarget):
         )
 
     def compile(self, artifact: Artifact, samples: SampleSet, work_dir: Path) -> Program:
-        from ..platforms.zephyr import ZephyrPlatform
-
         if artifact.kind != "c_sources":
             raise CompileError(
                 f"target {self.name} cannot run a {artifact.kind!r} artifact of backend "
@@ -287,11 +276,11 @@ class ZephyrBoardTarget(CompiledTarget):
         reason = self.modules_missing(install)
         if reason:
             raise MissingToolError(reason)
-        platform = ZephyrPlatform(install, self.cache)
+        builder = ZephyrBuilder(install, self.cache)
         options = self.options()
         app = work_dir / "app"
-        libc = platform.generate_app(artifact, samples, self.board, options, app, COMMON_DIR)
-        build = platform.build(app, work_dir / "build", self.board, options, libc)
+        libc = builder.generate_app(artifact, samples, self.board, options, app, COMMON_DIR)
+        build = builder.build(app, work_dir / "build", self.board, options, libc)
         elf = work_dir / self.program_name
         shutil.copy2(build.elf, elf)
         zmap = build.elf.with_suffix(".map")
@@ -321,29 +310,27 @@ class ZephyrBoardTarget(CompiledTarget):
 
     # -- run ------------------------------------------------------------------------------
     def attachment(self) -> tuple[str, str]:
-        """(flash method, port spec) of the board this run uses; skips when none is attached."""
+        """(flash method, port spec) of the board this run uses; BoardNotAttached (a skip)
+        when none is attached."""
         method = self.flash_method()
-        current = registry.find_board(self.board.name)
-        if self.bound and (current is None or current.zephyr_board != self.board.zephyr_board):
-            pytest.skip(
+        if self.redefined_as is not None:
+            raise BoardNotAttached(
                 f"compiled for {self.name}; board {self.board.name} is now defined as "
-                f"{current.zephyr_board if current else 'nothing'}, so no attached board runs it"
+                f"{self.redefined_as}, so no attached board runs it"
             )
-        configured = registry.configured_port(self.board.name)
-        port = self.setting("port") or configured or self.board.default_port()
+        # The session sets <board>.port for an attached board (BoardSet.port_settings).
+        port = self.setting("port")
         if method == "qemu":
             reason = qemu_missing(self.board)
             if reason:
                 raise MissingToolError(reason)
-            return method, port
-        if configured is None and not self.setting("port"):
-            pytest.skip(
+            return method, port or self.board.default_port()
+        if not port:
+            raise BoardNotAttached(
                 f"compiled for {self.name}; board {self.board.name} is not attached: give "
                 f"--mlonmcu-board {self.board.name}=PORT (or 'boards' in mlonmcu.yml) to flash "
                 "and run it"
             )
-        if not port:
-            port = self.board.serial.get("by_id") or self.board.serial.get("vid_pid") or ""
         missing = flash_tool_missing(method, self.board.flash_args) or labgrid_missing(self.board)
         if missing:
             raise MissingToolError(f"board {self.board.name}: {missing}")
@@ -415,8 +402,6 @@ class ZephyrBoardTarget(CompiledTarget):
         return {"place": place} if place else {}
 
     def _west_cwd(self) -> Path | None:
-        from ..install.zephyr import cached_zephyr
-
         install = cached_zephyr(self.zephyr_config(), self.cache)
         return install.topdir if install is not None else None
 
@@ -489,8 +474,6 @@ class ZephyrBoardTarget(CompiledTarget):
         return self._label_counts(out, emulated=True, count=count)
 
     def _plugin_args(self, program: Program, work_dir: Path) -> list[str]:
-        from .qemu_plugin import build_insn_count_plugin, plugin_args
-
         begin = program.symbols.get("mlif_mark_begin")
         end = program.symbols.get("mlif_mark_end")
         if begin is None or end is None:
@@ -503,8 +486,6 @@ class ZephyrBoardTarget(CompiledTarget):
     def _plugin_counts(
         self, report: HarnessReport, work_dir: Path, output: str, cmd: list[str]
     ) -> None:
-        from .qemu_plugin import read_plugin_counts
-
         regions, total = read_plugin_counts(work_dir / PLUGIN_OUT)
         if total is not None:
             report.metrics["total_instructions"] = total
@@ -568,50 +549,3 @@ def _write_script(path: Path, commands: list[list[str]], note: str = "") -> None
     lines += [shlex.join(c) for c in commands]
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o755)
-
-
-def _describe(board: Board) -> str:
-    how = "emulated by QEMU" if board.emulated else f"flash {board.flash}"
-    return f"{board.describe()} [zephyr {board.zephyr_board}, {how}]"
-
-
-def board_target_classes() -> list[type[ZephyrBoardTarget]]:
-    """One target class per board, plus one per Zephyr board name that no board is named."""
-    boards = registry.all_boards()
-    classes: list[type[ZephyrBoardTarget]] = []
-    for board in boards.values():
-        classes.append(_make_class(board.name, board, bound=False))
-    taken = set(boards)
-    for board in boards.values():
-        alias = board.target_name
-        if alias not in taken:
-            taken.add(alias)
-            classes.append(_make_class(alias, board, bound=True))
-    return classes
-
-
-def _required_tools(board: Board) -> dict[str, str]:
-    pkg = "gcc-arm-none-eabi" if board.family == "arm" else "gcc-riscv64-unknown-elf"
-    return {
-        board.toolchain_prefix + "gcc": pkg,
-        "cmake": "cmake",
-        "ninja": "ninja-build",
-        "dtc": "device-tree-compiler",
-    }
-
-
-def _make_class(name: str, board: Board, bound: bool) -> type[ZephyrBoardTarget]:
-    description = _describe(board)
-    if bound:
-        description = f"Zephyr board {board.zephyr_board} (board {board.name}): {description}"
-    attrs = {
-        "name": name,
-        "description": description,
-        "family": board.family,
-        "board": board,
-        "bound": bound,
-        "required_tools": _required_tools(board),
-        "__module__": __name__,
-        "__doc__": f"Zephyr target {name}: {description}",
-    }
-    return type(f"Zephyr_{name}", (ZephyrBoardTarget,), attrs)

@@ -1,7 +1,7 @@
-"""The Zephyr platform: a backend's artifact + the MLIF harness as a Zephyr application.
+"""The Zephyr build: a backend's artifact + the MLIF harness as a Zephyr application.
 
 ``generate_app`` writes one application per run (``compile/app``): the template
-``zephyr_app/CMakeLists.txt``, ``prj.conf`` (template + this run's Kconfig lines),
+``harness/zephyr/CMakeLists.txt``, ``prj.conf`` (template + this run's Kconfig lines),
 ``src/`` with the harness (``main.c`` and its headers, the sample inputs ``mlif_data.c``, the
 Zephyr implementation of ``mlif_target.h``), and ``mlonmcu_inputs.cmake`` listing the
 backend's sources, include directories, defines, flags and libraries by absolute path.
@@ -15,6 +15,7 @@ naming the memory region and the overflow in bytes.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -24,20 +25,19 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from ..core import proc
-from ..core.cache import Cache, atomic_write_text, hash_key
-from ..core.errors import CompileError, MissingToolError
-from .base import Platform
+from ...core import proc
+from ...core.cache import Cache, atomic_write_text, hash_key
+from ...core.errors import CompileError, MissingToolError
 
 if TYPE_CHECKING:
-    from ..boards.registry import Board
-    from ..core.artifacts import Artifact
-    from ..core.samples import SampleSet
-    from ..install.zephyr import ZephyrInstall
+    from ...boards.boardset import Board
+    from ...core.artifacts import Artifact
+    from ...core.samples import SampleSet
+    from ...install.zephyr import ZephyrInstall
 
-TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "platforms" / "zephyr_app"))
+TEMPLATE_DIR = Path(str(resources.files("pytest_mlonmcu") / "harness" / "zephyr"))
 TEMPLATES = ("CMakeLists.txt", "prj.conf")
 GLUE = "mlif_zephyr.c"
 HARNESS_FILES = ("main.c", "mlif.h", "mlif_data.h", "mlif_target.h")
@@ -208,9 +208,8 @@ def uses_libm(sources: list[Path]) -> bool:
     return False
 
 
-class ZephyrPlatform(Platform):
-    name: ClassVar[str] = "zephyr"
-    description: ClassVar[str] = "a Zephyr application per run, built with west or CMake"
+class ZephyrBuilder:
+    """Writes and builds the Zephyr application of a run with one Zephyr installation."""
 
     def __init__(self, install: ZephyrInstall, cache: Cache) -> None:
         self.install = install
@@ -239,8 +238,6 @@ class ZephyrPlatform(Platform):
 
     @staticmethod
     def _west_available() -> bool:
-        import importlib.util
-
         return importlib.util.find_spec("west") is not None
 
     # -- the application -----------------------------------------------------------------------

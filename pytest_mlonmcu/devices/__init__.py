@@ -1,0 +1,1 @@
+"""Talking to boards and emulators: serial consoles, flash tools, QEMU, labgrid places."""

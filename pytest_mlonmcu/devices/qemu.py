@@ -142,15 +142,21 @@ class QemuInstance:
         return self.child is not None and self.child.alive()
 
     def resume(self, timeout: float = 5.0) -> None:
-        """Continue the halted guest through the monitor."""
+        """Continue the halted guest through the monitor.
+
+        Waits for the monitor's prompt before sending ``cont`` and for the next prompt after
+        it: a command sent before the monitor is ready, or a hang-up before it has read the
+        line, is lost on a loaded machine and the guest stays halted.
+        """
         deadline = time.monotonic() + timeout
         while True:
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                     s.connect(str(self.monitor))
-                    s.settimeout(timeout)
+                    s.settimeout(max(0.1, deadline - time.monotonic()))
+                    _read_until_prompt(s)
                     s.sendall(b"cont\n")
-                    time.sleep(0.05)  # let the monitor read the line before we hang up
+                    _read_until_prompt(s)
                     return
             except OSError as exc:
                 if time.monotonic() > deadline or not self.alive():
@@ -171,6 +177,16 @@ class QemuInstance:
             self.child.close()
             shutil.rmtree(self._monitor_dir, ignore_errors=True)
         return returncode
+
+
+def _read_until_prompt(sock: socket.socket) -> None:
+    """Read the monitor's output up to its ``(qemu)`` prompt (socket.timeout on silence)."""
+    seen = b""
+    while b"(qemu)" not in seen:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the QEMU monitor hung up")
+        seen = seen[-64:] + chunk
 
 
 def qemu_missing(board: Board) -> str | None:

@@ -66,9 +66,9 @@ FAILURES = ("unnamed", "internal", "hang", "crash")
 def attempt(model_path: Path, backend: str, cache_root: Path, out_dir: Path) -> dict[str, Any]:
     """Load and build ``model_path`` with ``backend``; the outcome as a record."""
     from pytest_mlonmcu.core.cache import Cache
+    from pytest_mlonmcu.core.case import Case
     from pytest_mlonmcu.core.config import RunConfig
     from pytest_mlonmcu.core.errors import MlonmcuError
-    from pytest_mlonmcu.matrix import Case
     from pytest_mlonmcu.models.model import ModelResolver
     from pytest_mlonmcu.run import Run
 

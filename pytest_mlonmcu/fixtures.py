@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from .core.case import Case, safe_name
 from .core.components import Backend, Target
 from .core.errors import BoardNotAttached
 from .core.records import portable
-from .matrix import Case, safe_name
 from .models.model import Model, ModelResolver
 from .run import Run
 from .rundirs import MARKER, OutDirWarning, RunDirs

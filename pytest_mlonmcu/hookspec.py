@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .core.case import Case
     from .core.components import Backend, Feature, Target
     from .core.config import RunConfig
     from .core.registry import Registry
-    from .matrix import Case
     from .run import Run
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from . import exporters, gates, hardware, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
+from .core.case import Case
 from .core.errors import MlonmcuError
 from .features import FEATURES, register_builtin_features
 from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
@@ -23,7 +24,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
     skipping_unattached_boards,
 )
 from .listing import describe_components
-from .matrix import Case, expand
+from .matrix import expand
 from .report import summary_table
 from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record

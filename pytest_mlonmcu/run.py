@@ -23,13 +23,14 @@ import numpy as np
 from .backends import BACKENDS
 from .core.artifacts import Artifact, Program, RunOutput
 from .core.cache import Cache, atomic_write_text
+from .core.case import Case
 from .core.components import Backend, Target
 from .core.config import RunConfig
 from .core.records import portable
 from .core.samples import SampleSet
 from .core.stages import Stage
-from .matrix import Case
 from .models.model import Model, ModelResolver
+from .reference import reference_arena, reference_outputs
 from .targets import TARGETS
 from .validation import ValidationMode, ValidationResult, validate
 

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from .core.cache import atomic_write_text
+from .core.case import Case
 from .core.records import RunRecord, portable
-from .matrix import Case, case_from_id
+from .matrix import case_from_id
 
 SCHEMA_VERSION = 1
 # Attributes of a TestReport: pytest-xdist serializes them with the report.

@@ -13,9 +13,9 @@ import tflite
 from pytest_mlonmcu.backends import register_builtin_backends
 from pytest_mlonmcu.backends.tflmi.backend import TflmiBackend
 from pytest_mlonmcu.core.cache import Cache, default_cache_root
+from pytest_mlonmcu.core.case import Case
 from pytest_mlonmcu.core.config import RunConfig
 from pytest_mlonmcu.core.errors import RunError, UnsupportedOperatorError
-from pytest_mlonmcu.matrix import Case
 from pytest_mlonmcu.models.model import Model, ModelResolver
 from pytest_mlonmcu.reference import reference_arena
 from pytest_mlonmcu.run import Run

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from spine.conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI
 
+from pytest_mlonmcu.core.case import Case, model_label
 from pytest_mlonmcu.core.errors import UsageError
-from pytest_mlonmcu.matrix import Case, _unique_labels, model_label
+from pytest_mlonmcu.matrix import _unique_labels
 from pytest_mlonmcu.platforms.zephyr.target import _write_script
 from pytest_mlonmcu.rundirs import inside
 

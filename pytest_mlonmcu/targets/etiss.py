@@ -28,9 +28,9 @@ from ..core.artifacts import Artifact, Program, RunOutput
 from ..core.errors import RunError, UsageError
 from ..core.protocol import parse_harness_output
 from ..install.etiss import EtissInstall, ensure_etiss, etiss_unavailable_reason
+from ..platforms.mlif.riscv import ARCHES, CXX_HEADERS, MCAUSE_NAMES, RiscvArch, cxx_header_flags
 from ..platforms.mlif.target import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
 from ..platforms.mlif.toolchain import Toolchain
-from .riscv import ARCHES, CXX_HEADERS, MCAUSE_NAMES, RiscvArch, cxx_header_flags
 
 if TYPE_CHECKING:
     from ..core.samples import SampleSet

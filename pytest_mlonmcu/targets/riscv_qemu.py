@@ -15,10 +15,16 @@ import math
 from pathlib import Path
 
 from ..core.artifacts import Program
+from ..platforms.mlif.riscv import (
+    ARCHES,
+    MCAUSE_NAMES,
+    PICOLIBC_INCLUDE,
+    RiscvArch,
+    cxx_header_flags,
+)
 from ..platforms.mlif.target import HARNESS_DIR
 from ..platforms.mlif.toolchain import Toolchain
 from .qemu_common import QemuTarget, gcc_finds, size_setting
-from .riscv import ARCHES, MCAUSE_NAMES, PICOLIBC_INCLUDE, RiscvArch, cxx_header_flags
 
 RISCV_DIR = HARNESS_DIR / "riscv"
 VIRT_RAM_BASE = 0x80000000

@@ -35,8 +35,8 @@ from ...core.config import ComponentConfig
 from ...core.errors import CompileError, MissingToolError
 from ...install.sources import Progress, source_identity
 from ...install.tflm import SourceTree, TflmInstaller, TflmInstallError, source_tree
+from ...platforms.mlif.riscv import PICOLIBC_INCLUDE, cxx_header_flags
 from ...platforms.mlif.toolchain import compiler_identity
-from ...targets.riscv import PICOLIBC_INCLUDE, cxx_header_flags
 
 if TYPE_CHECKING:
     from ...platforms.mlif.target import CompiledTarget

@@ -7,11 +7,13 @@ backend.py, planner.py, quant.py) is importable without TVM.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
 
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+PACKAGE_DIR = Path(__file__).resolve().parent
+RUNTIME_DIR = PACKAGE_DIR / "runtime"
 UNAVAILABLE = "apache-tvm is not installed (pip install 'pytest-mlonmcu[tvm]')"
 
 
@@ -48,3 +50,12 @@ def rt_runner_info() -> dict[str, str]:
         "setup_function": "mlif_tvmrt_setup",
         "invoke_function": "mlif_tvmrt_invoke",
     }
+
+
+def source_digest() -> str:
+    """Digest of this package's sources: editing the compiler invalidates cached builds."""
+    h = hashlib.sha256()
+    for path in sorted([*PACKAGE_DIR.glob("*.py"), *RUNTIME_DIR.glob("*")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]

@@ -3,7 +3,6 @@ compilation in a subprocess, and the artifact (kernels + executor + runtime shim
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -16,15 +15,15 @@ from ...core.cache import Cache, hash_key
 from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.errors import BuildError, naming_model
-from . import RUNTIME_DIR, tvm_include_dirs, tvm_unavailable_reason, tvm_version
+from . import RUNTIME_DIR, source_digest, tvm_include_dirs, tvm_unavailable_reason, tvm_version
 from .compile import EXIT_ERROR
 from .options import TvmOptions
+from .tuning import tune_cached
 
 if TYPE_CHECKING:
     from ...core.components import Target
     from ...models.model import Model
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 # Bump when the generated code changes in a way the source digest cannot see.
 BUILD_FORMAT = 1
 FLOAT_VALIDATION = "topk=1"
@@ -33,15 +32,6 @@ FLOAT_VALIDATION = "topk=1"
 LAYOUT_NCHW = "layout_nchw"
 SCHEDULE_NONE = "schedule_none"
 AUTOTUNE = "autotune"
-
-
-def source_digest() -> str:
-    """Digest of this package's sources: editing the compiler invalidates cached builds."""
-    h = hashlib.sha256()
-    for path in sorted([*PACKAGE_DIR.glob("*.py"), *RUNTIME_DIR.glob("*")]):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def cached_compile(
@@ -133,8 +123,6 @@ class TvmAotBase(Backend):
     def tune(self, model: Model, target: Target, work_dir: Path) -> None:
         if AUTOTUNE not in self.features:
             return
-        from .tuning import tune_cached
-
         self._tuned_unroll = tune_cached(self, model, target, work_dir)
 
     # -- build ------------------------------------------------------------------------------

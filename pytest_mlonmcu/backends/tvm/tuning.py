@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...core.cache import atomic_write_text, hash_key
 from ...core.errors import MlonmcuError
 from ...core.samples import SampleSet
+from ...platforms.mlif.target import CompiledTarget
+from . import source_digest, tvm_version
 
 if TYPE_CHECKING:
     from ...core.components import Target
@@ -65,10 +68,6 @@ def _score(figures: dict) -> tuple[float, float]:
 
 def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Path) -> int:
     """The best unroll factor for ``model`` on ``target`` (cached); the log goes to work_dir."""
-    from ...platforms.mlif.target import CompiledTarget
-    from . import tvm_version
-    from .backend import source_digest
-
     trials = backend.config.get_int("tune_trials", len(CANDIDATES), minimum=1)
     candidates = list(CANDIDATES[: max(1, trials)])
     base = backend.options()
@@ -97,8 +96,6 @@ def tune_cached(backend: TvmAotBase, model: Model, target: Target, work_dir: Pat
         atomic_write_text(tmp / "tune_log.json", json.dumps(result, indent=2))
         for sub in tmp.iterdir():  # keep the log only: the builds are in the build cache
             if sub.is_dir():
-                import shutil
-
                 shutil.rmtree(sub)
 
     entry = backend.cache.get_or_create("tvm-tune", key, produce)

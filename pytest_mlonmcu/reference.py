@@ -16,6 +16,7 @@ from .backends.tflmi import runner as tflmi_runner
 from .backends.tflmi.backend import TflmiBackend, exit_status, wheel_version
 from .core import proc
 from .core.cache import Cache, atomic_write_text, hash_key
+from .core.config import RunConfig
 from .core.errors import BuildError
 from .core.protocol import parse_harness_output
 from .core.samples import SampleSet
@@ -66,8 +67,6 @@ def reference_outputs(
 def reference_arena(model: Model, cache: Cache) -> int:
     """The arena of the reference interpreter; its failures (e.g. an operator the wheel
     lacks) say that they are the reference's."""
-    from .core.config import RunConfig
-
     try:
         return TflmiBackend(RunConfig().scoped("tflmi"), cache).arena_size(model)
     except BuildError as exc:

@@ -209,8 +209,6 @@ class Run:
         self.metrics.update(self.output.metrics)
 
     def _stage_postprocess(self) -> None:
-        from .reference import reference_arena, reference_outputs
-
         mode_text = self.config.scoped("validation").get("mode") or self.backend.validation
         mode = ValidationMode.parse(mode_text)
         if self.config.scoped("validation").get_bool("enabled", True):

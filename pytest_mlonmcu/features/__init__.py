@@ -10,6 +10,8 @@ from __future__ import annotations
 from ..core.components import Backend, Feature, Target
 from ..core.errors import UsageError
 from ..core.registry import Registry
+from .cmsisnn import CmsisNN
+from .tvm_features import Autotune, LayoutNchw, ScheduleNone
 
 FEATURES: Registry[Feature] = Registry("feature")
 
@@ -23,8 +25,5 @@ def check_features(features: tuple[str, ...], backend: type[Backend], target: ty
 
 def register_builtin_features() -> None:
     """Built-in features register here (one module per feature)."""
-    from .cmsisnn import CmsisNN
-    from .tvm_features import Autotune, LayoutNchw, ScheduleNone
-
     for cls in (CmsisNN, LayoutNchw, ScheduleNone, Autotune):
         FEATURES.register(cls, replace=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..backends import BACKENDS
 from ..core.components import Feature
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ class CmsisNN(Feature):
     @classmethod
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
         if cls.name not in backend.features:
-            from ..backends import BACKENDS
-
             users = ", ".join(b.name for b in BACKENDS if cls.name in b.features) or "none"
             return (
                 f"CMSIS-NN kernels are a TFLite Micro option that backend {backend.name} does "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..backends import BACKENDS
 from ..core.components import Feature
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ class _TvmFeature(Feature):
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
         if cls.name in backend.features:
             return None
-        from ..backends import BACKENDS
-
         users = ", ".join(b.name for b in BACKENDS if cls.name in b.features) or "none"
         return f"{cls.name} is an option of the TVM backends ({users}), not of {backend.name}"
 

@@ -10,6 +10,7 @@ any backend or sample generator allocates anything for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import struct
@@ -19,10 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import ModelError
-
-_OP_NAMES: dict[int, str] | None = None
-_TYPE_NAMES: dict[int, str] | None = None
-_OPTION_CLASSES: dict[int, type] | None = None
 
 _NUMPY_DTYPES = {
     "FLOAT32": "float32",
@@ -52,36 +49,32 @@ def _enum_names(enum_cls) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def op_name(code: int) -> str:
-    global _OP_NAMES
-    if _OP_NAMES is None:
-        import tflite
+# tflite (its generated flatbuffers classes) is imported where a model is read: importing it
+# costs ~130 ms, which every pytest start would pay otherwise.
+@functools.cache
+def _enum_tables() -> tuple[dict[int, str], dict[int, str], dict[int, type]]:
+    """(operator names, tensor type names, BuiltinOptions classes) by their codes."""
+    import tflite
 
-        _OP_NAMES = _enum_names(tflite.BuiltinOperator)
-    return _OP_NAMES.get(code, f"BUILTIN_{code}")
+    options = {
+        code: getattr(tflite, name)
+        for code, name in _enum_names(tflite.BuiltinOptions).items()
+        if code and hasattr(tflite, name)
+    }
+    return _enum_names(tflite.BuiltinOperator), _enum_names(tflite.TensorType), options
+
+
+def op_name(code: int) -> str:
+    return _enum_tables()[0].get(code, f"BUILTIN_{code}")
 
 
 def type_name(code: int) -> str:
-    global _TYPE_NAMES
-    if _TYPE_NAMES is None:
-        import tflite
-
-        _TYPE_NAMES = _enum_names(tflite.TensorType)
-    return _TYPE_NAMES.get(code, f"TYPE_{code}")
+    return _enum_tables()[1].get(code, f"TYPE_{code}")
 
 
 def _option_class(union_type: int) -> type | None:
     """The generated class of a BuiltinOptions union member (None for NONE or unknown)."""
-    global _OPTION_CLASSES
-    if _OPTION_CLASSES is None:
-        import tflite
-
-        _OPTION_CLASSES = {
-            code: getattr(tflite, name)
-            for code, name in _enum_names(tflite.BuiltinOptions).items()
-            if code and hasattr(tflite, name)
-        }
-    return _OPTION_CLASSES.get(union_type)
+    return _enum_tables()[2].get(union_type)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ import yaml
 from ..core import proc
 from ..core.cache import Cache, hash_key
 from ..core.errors import ModelError
+from . import zoo
 from .metadata import ModelMetadata, read_metadata
+from .zoo import ZOO_MODELS, ZOO_VERSION
 
 ZOO_PREFIX = "zoo:"
 
@@ -138,8 +140,6 @@ class ModelResolver:
         self.cache = cache
 
     def known_names(self) -> list[str]:
-        from .zoo import ZOO_MODELS
-
         names = set(ZOO_MODELS)
         for d in self.models_dirs:
             if d.is_dir():
@@ -160,8 +160,6 @@ class ModelResolver:
                 return Model(
                     name, path.resolve(), "models_dir", _read_definition(path.parent, path)
                 )
-        from .zoo import ZOO_MODELS
-
         if name in ZOO_MODELS:
             return self._zoo(name)
         raise ModelError(
@@ -171,9 +169,6 @@ class ModelResolver:
         )
 
     def _zoo(self, name: str) -> Model:
-        from . import zoo
-        from .zoo import ZOO_MODELS, ZOO_VERSION
-
         if name not in ZOO_MODELS:
             raise ModelError(f"unknown zoo model {name!r}; the zoo has {', '.join(ZOO_MODELS)}")
         # The generator's code is an input: editing it rebuilds without a ZOO_VERSION bump.

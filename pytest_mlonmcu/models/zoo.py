@@ -17,13 +17,22 @@ time and memory out of the test process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+import struct
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import yaml
+
+from .metadata import read_metadata
 
 ZOO_MODELS: tuple[str, ...] = ("aww", "vww", "resnet", "toycar")
 # Part of the cache key: bump when an architecture, a seed, the weights or the conversion change.
@@ -97,8 +106,6 @@ def build_zoo_model(name: str, out_dir: Path) -> Path:
     spec = _SPECS[name]
     seed = _SEED + ZOO_MODELS.index(name)
     tf, keras = _import_tf(seed)
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     calib = _calibration_data(rng, spec.input_shape, spec.input_range, _CALIBRATION_SAMPLES)
     model = _BUILDERS[name](keras, spec.input_shape)
@@ -225,8 +232,6 @@ _BUILDERS: dict[str, Callable[[Any, tuple[int, ...]], Any]] = {
 def _calibration_data(rng: Any, shape: tuple[int, ...], value_range: tuple[float, float], n: int):
     """Synthetic inputs with per-sample structure (unlike i.i.d. noise, whose pooled features
     are all alike) that reach both ends of ``value_range``."""
-    import numpy as np
-
     # Coarse noise blown up 8x per spatial axis (channels keep their own) plus fine noise.
     coarse_shape = [max(1, -(-d // 8)) for d in shape]
     if len(shape) == 3:
@@ -245,8 +250,6 @@ def _calibration_data(rng: Any, shape: tuple[int, ...], value_range: tuple[float
 
 def _init_weights(keras: Any, model: Any, rng: Any, calib: Any) -> None:
     """Seeded weights with sane statistics, so that no quantization range collapses."""
-    import numpy as np
-
     layers = keras.layers
     batch_norms = []
     for layer in model.layers:
@@ -303,9 +306,6 @@ def _init_weights(keras: Any, model: Any, rng: Any, calib: Any) -> None:
 
 def _convert(tf: Any, model: Any, calib: Any) -> bytes:
     """Full-int8 conversion (int8 input and output), calibrated on ``calib``."""
-    import contextlib
-    import io
-    import warnings
 
     def representative_dataset():
         for i in range(calib.shape[0]):
@@ -334,8 +334,6 @@ def _rename_io_tensors(data: bytes) -> bytes:
     (length prefix, bytes, NUL, zero padding) so no offset moves: re-serialising the flatbuffer
     with the object API would drop the 16-byte alignment of the weight buffers.
     """
-    import struct
-
     import tflite
 
     buf = bytearray(data)
@@ -373,10 +371,6 @@ def _rename_io_tensors(data: bytes) -> bytes:
 
 
 def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_version: str) -> None:
-    import yaml
-
-    from .metadata import read_metadata
-
     meta = read_metadata(data, origin=f"zoo model {name}")
 
     def node(info: Any, description: str, quant_key: str) -> dict[str, Any]:

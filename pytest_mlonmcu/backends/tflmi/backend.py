@@ -16,6 +16,7 @@ Feature ``cmsisnn`` links the library variant with TFLM's CMSIS-NN kernels.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import shlex
@@ -34,6 +35,7 @@ from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
+from ...core.samples import SampleSet
 from ...install.tflm import source_tree
 from ...platforms.mlif.target import COMMON_DIR
 from . import runner as tflmi_runner
@@ -222,8 +224,6 @@ class TflmiBackend(Backend):
         self, model: Model, target: CompiledTarget, lib: TflmLibrary, glue: Path, work_dir: Path
     ) -> int:
         """The smallest arena AllocateTensors accepts on ``target`` (one probe run, cached)."""
-        from ...core.samples import SampleSet
-
         templates = [TEMPLATE_DIR / n for n in TEMPLATES]
         key = hash_key(
             "tflmi-target-arena-v1", model.sha256, target.build_identity(), lib.key, *templates
@@ -325,8 +325,6 @@ def write_model_data(model: Model, path: Path) -> None:
 
 
 def wheel_version() -> str:
-    import importlib.metadata
-
     try:
         return importlib.metadata.version("tflite-micro")
     except importlib.metadata.PackageNotFoundError:

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pytest_mlonmcu.core.samples import SampleSet
+from pytest_mlonmcu.models.metadata import read_metadata
+
 ALLOCATE_FUNCTION = "tflite::micro::MicroInterpreter::AllocateTensors()"
 INVOKE_FUNCTION = "tflite::micro::MicroInterpreter::Invoke()"
 ARENA_ALIGN = 16
@@ -118,8 +121,6 @@ def _not_an_arena_shortage(data: bytes, messages: str) -> AllocationError:
         return AllocationError(f"AllocateTensors failed:\n{messages}")
     kind, name = missing.groups()
     op = name if kind == "builtin" else f"CUSTOM:{name}"
-    from pytest_mlonmcu.models.metadata import read_metadata
-
     ops = read_metadata(data).ops
     index = ops.index(op) if op in ops else -1
     return AllocationError(
@@ -163,8 +164,6 @@ def setup_failure(exc: BaseException) -> str:
 
 
 def _load_inputs(path: Path) -> list[list[np.ndarray]]:
-    from pytest_mlonmcu.core.samples import SampleSet
-
     return SampleSet.load(path)
 
 

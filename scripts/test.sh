@@ -6,4 +6,5 @@ source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/lint-imports"
 exec "$VENV/bin/python" -m pytest tests/ -n auto -p no:cacheprovider "$@"

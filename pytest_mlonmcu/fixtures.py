@@ -16,9 +16,11 @@ from .core.records import portable
 from .models.model import Model, ModelResolver
 from .run import Run
 from .rundirs import MARKER, OutDirWarning, RunDirs
+from .session import SessionResults
+from .settings import SessionSettings
 
-SETTINGS_KEY = pytest.StashKey["object"]()
-RESULTS_KEY = pytest.StashKey["object"]()
+SETTINGS_KEY = pytest.StashKey[SessionSettings]()
+RESULTS_KEY = pytest.StashKey[SessionResults]()
 RUN_KEY = pytest.StashKey[Run]()
 CASE_KEY = pytest.StashKey[Case]()
 RUN_DIRS_KEY = pytest.StashKey[RunDirs]()
@@ -35,7 +37,7 @@ def skipping_unattached_boards() -> Iterator[None]:
         pytest.skip(str(exc))
 
 
-def _settings(config: pytest.Config):
+def _settings(config: pytest.Config) -> SessionSettings:
     return config.stash[SETTINGS_KEY]
 
 

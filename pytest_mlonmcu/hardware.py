@@ -22,7 +22,7 @@ from .devices.serial import port_reachable
 from .targets import TARGETS
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from .settings import SessionSettings
 
 
 def marker_board(marker: pytest.Mark) -> str:
@@ -73,7 +73,7 @@ def skip_reason(
     return None
 
 
-def check_item(item: pytest.Item, settings: Settings) -> None:
+def check_item(item: pytest.Item, settings: SessionSettings) -> None:
     """pytest_runtest_setup: skip ``item`` unless its board can be used."""
     marker = item.get_closest_marker("hardware")
     if marker is None:
@@ -87,7 +87,7 @@ def check_item(item: pytest.Item, settings: Settings) -> None:
 
 
 def matrix_for(
-    settings: Settings, mlonmcu: pytest.Mark | None, hardware: pytest.Mark | None
+    settings: SessionSettings, mlonmcu: pytest.Mark | None, hardware: pytest.Mark | None
 ) -> tuple[Any, pytest.Mark | None]:
     """(settings, mlonmcu marker) for ``expand``: a hardware test runs on its board's target.
 

@@ -10,7 +10,7 @@ import pytest
 from .backends import BACKENDS
 from .core.case import Case, model_label, safe_name
 from .features import FEATURES, check_features
-from .settings import Settings
+from .settings import SessionSettings
 from .targets import TARGETS
 
 
@@ -43,7 +43,7 @@ def _narrow(selected: list[str], explicit: bool, wanted: list[str] | None) -> li
     return wanted
 
 
-def expand(settings: Settings, marker: pytest.Mark | None = None) -> list[Case]:
+def expand(settings: SessionSettings, marker: pytest.Mark | None = None) -> list[Case]:
     models = _narrow(settings.models, settings.models_explicit, _marker_list(marker, "models"))
     targets = _narrow(settings.targets, settings.targets_explicit, _marker_list(marker, "targets"))
     backends = _narrow(

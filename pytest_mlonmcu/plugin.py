@@ -28,7 +28,7 @@ from .matrix import expand
 from .report import summary_table
 from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record
-from .settings import Settings, session_boards
+from .settings import SessionSettings, session_boards
 from .targets import TARGETS, register_builtin_targets
 
 MARKERS = [
@@ -40,8 +40,8 @@ MARKERS = [
     gates.MARKER_HELP,
 ]
 SESSION_ID_KEY = "mlonmcu_session"  # workerinput: the controller's session id
-OUTCOME_KEY = pytest.StashKey[list]()
-WRITTEN_KEY = pytest.StashKey[list]()  # report files written at sessionfinish
+OUTCOME_KEY = pytest.StashKey[list[pytest.TestReport]]()
+WRITTEN_KEY = pytest.StashKey[list[str]]()  # report files written at sessionfinish
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         register_builtin_targets(boards)
         register_builtin_features()
         config.hook.pytest_mlonmcu_register(backends=BACKENDS, targets=TARGETS, features=FEATURES)
-        settings = Settings.from_pytest(config, yml, boards)
+        settings = SessionSettings.from_pytest(config, yml, boards)
         settings.check_features(known=FEATURES.names())
         config.stash[gates.GATES_KEY] = gates.GateSettings.from_pytest(config, settings.yml)
         config.stash[exporters.REPORTS_KEY] = exporters.ReportSettings.from_pytest(

@@ -101,7 +101,7 @@ def session_boards(config: pytest.Config, yml: dict[str, Any]) -> BoardSet:
 
 
 @dataclass
-class Settings:
+class SessionSettings:
     models: list[str]
     models_explicit: bool
     backends: list[str]
@@ -120,7 +120,9 @@ class Settings:
     platform: str | None = None  # --mlonmcu-platform (None: each target's own)
 
     @classmethod
-    def from_pytest(cls, config: pytest.Config, yml: dict[str, Any], boards: BoardSet) -> Settings:
+    def from_pytest(
+        cls, config: pytest.Config, yml: dict[str, Any], boards: BoardSet
+    ) -> SessionSettings:
         """The session's settings; ``yml`` is mlonmcu.yml (``options.load_yml``), ``boards``
         the session's boards (``session_boards``), whose targets are registered already."""
 

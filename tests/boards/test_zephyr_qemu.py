@@ -183,3 +183,18 @@ def test_cmake_build_without_west(pytester, run_session):
 def test_unknown_yml_board_base_is_a_usage_error():
     with pytest.raises(Exception, match="base 'nope' is not a known board"):
         shipped_boards().with_entries({"x": {"base": "nope"}})
+
+
+def test_recipe_a_board_defined_in_mlonmcu_yml_counts_as_its_base(pytester, run_session):
+    """docs/architecture.md, "Add a board": a board is data; one defined in mlonmcu.yml is a
+    target of its own name, built and run like the board it is based on, to the instruction."""
+    pytester.makefile(".yml", mlonmcu="boards:\n  lab_m3: {base: mps2_an385}\n")
+    pytester.makepyfile(test_bench=BENCH)
+    session = run_session(*ZEPHYR, *model_args(), "--mlonmcu-target=lab_m3,mps2_an385")
+    runs = {r["target"]: r for r in session.runs}
+    assert sorted(runs) == ["lab_m3", "mps2_an385"], session.output
+    lab, base = runs["lab_m3"]["metrics"], runs["mps2_an385"]["metrics"]
+    assert runs["lab_m3"]["outcome"] == "passed", session.output
+    assert lab["board"] == "lab_m3" and lab["validation_passed"] is True
+    for key in ("setup_instructions", "invoke_instructions", "rom_bytes"):
+        assert lab[key] == base[key], key

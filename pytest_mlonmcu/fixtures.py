@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from . import farm
 from .core.case import Case, safe_name
 from .core.components import Backend, Target
 from .core.errors import BoardNotAttached
@@ -71,7 +72,7 @@ def mlonmcu_run(request: pytest.FixtureRequest, mlonmcu_case: Case) -> Iterator[
     request.node.stash[RUN_KEY] = run
     reason = run.skip_reason()
     if reason:
-        pytest.skip(reason)
+        pytest.skip(farm.on_this_host(reason, request.config, settings.cache.root))
     # A fresh folder; an earlier run's is replaced only if the plugin made it (rundirs.py).
     run_dirs = request.config.stash[RUN_DIRS_KEY]
     run.artifacts_dir, left_alone = run_dirs.claim(mlonmcu_case.id, name, request.node.nodeid)

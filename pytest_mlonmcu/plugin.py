@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import exporters, gates, hardware, hookspec, options
+from . import exporters, farm, gates, hardware, hookspec, options
 from .backends import BACKENDS, register_builtin_backends
 from .core.case import Case
 from .core.errors import MlonmcuError
@@ -101,6 +101,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("mlonmcu_case", cases, ids=[c.id for c in cases], indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the xdist_group markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    farm.group_by_variant(config, items)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Skips unless the marker's board is attached and reachable (hardware.py).
     hardware.check_item(item, item.config.stash[SETTINGS_KEY])
@@ -110,6 +115,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_configure_node(node) -> None:
     # xdist controller: workers compare with the baseline the controller read.
     gates.configure_node(node)
+    farm.configure_node(node)
     run_dirs = node.config.stash.get(RUN_DIRS_KEY, None)
     if run_dirs is not None:
         node.workerinput[SESSION_ID_KEY] = run_dirs.session
@@ -120,8 +126,12 @@ def pytest_runtest_call(item: pytest.Item):
     # A run on a board that is not attached is skipped (it compiled: its metrics are kept).
     # Budgets and baseline rules are checked after the test body, in the process that ran
     # it, so a violation is this test's failure (the same verdict with or without xdist).
-    with skipping_unattached_boards():
-        result = yield
+    try:
+        with skipping_unattached_boards():
+            result = yield
+    except Exception as exc:  # a farm's failure says on which host (a tool missing there)
+        farm.name_host(exc, item.config, item.config.stash[SETTINGS_KEY].cache.root)
+        raise
     run = item.stash.get(RUN_KEY, None)
     if run is not None:
         gates.check_item(item, run)
@@ -150,7 +160,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 outcome = "skipped"
                 reason = _short_reason(rep)
         run = item.stash.get(RUN_KEY, None)
-        record = make_record(run, case, outcome, reason, item.nodeid, gates.record_fields(item))
+        extra = {
+            **gates.record_fields(item),
+            "ran_on": farm.ran_on(item.config, item.config.stash[SETTINGS_KEY].cache.root),
+        }
+        record = make_record(run, case, outcome, reason, item.nodeid, extra)
         attach_record(report, record)  # travels with the report (session.py)
     return report
 

@@ -80,6 +80,8 @@ class RunRecord(TypedDict):
     budgets: NotRequired[list[BudgetRecord]]
     comparison: NotRequired[ComparisonRecord | None]
     gate_failures: NotRequired[list[str]]
+    # Where it ran (farm.py): host, xdist worker, remote or not, the cache it used.
+    ran_on: NotRequired[dict[str, Any]]
 
 
 # What xdist's execnet channel and strict JSON carry: ints in [-2**31, 2**63) (execnet packs a

@@ -9,15 +9,27 @@ target variant) onto one worker under ``--dist loadgroup``.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import os
+import shutil
 import socket
+import tarfile
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .core.case import Case
+from .rundirs import MARKER, inside
+from .session import RECORD_ATTR, attach_record
 
 CONTROLLER_PID_KEY = "mlonmcu_controller_pid"  # workerinput: tells remote workers apart
+# A remote run's artifacts on its teardown report (--mlonmcu-fetch-artifacts): a tar.gz,
+# base64, travelling through xdist's channel like the record.
+ARTIFACTS_ATTR = "mlonmcu_artifacts"
 
 
 def configure_node(node: Any) -> None:
@@ -70,3 +82,58 @@ def group_by_variant(config: pytest.Config, items: list[pytest.Item]) -> None:
         if isinstance(case, Case) and item.get_closest_marker("xdist_group") is None:
             variant = "-".join([case.target, *case.features])
             item.add_marker(pytest.mark.xdist_group(name=f"mlonmcu-{variant}"))
+
+
+def pack_artifacts(run_dir: Path) -> str:
+    """``run_dir`` as a base64 tar.gz (names relative to it)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(run_dir, arcname=".")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def unpack_artifacts(
+    data: str, out_dir: Path, place: dict[str, Any], run_id: str, name: str
+) -> Path:
+    """A remote run's artifacts into ``out_dir/farm/<host>-<worker>/<run id>/<name>``.
+
+    An earlier copy there is replaced only if it is a run folder the plugin wrote (its
+    marker); the new one appears whole (extracted beside it, then renamed).
+    """
+    dest = inside(out_dir, out_dir / "farm" / f"{place['host']}-{place['worker']}" / run_id / name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(data)), mode="r:gz") as tar:
+            tar.extractall(staging, filter="data")
+        if dest.exists():
+            if not (dest / MARKER).exists():
+                raise FileExistsError(f"{dest} exists and is not a run folder of pytest-mlonmcu")
+            shutil.rmtree(dest)
+        staging.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+class ArtifactFetcher:
+    """Controller plugin: unpacks the artifacts a remote run sent and points its record at
+    the local copy (the remote path stays in ``ran_on.artifacts``)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+
+    @pytest.hookimpl(tryfirst=True)  # before the session's results take the record
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, ARTIFACTS_ATTR, None)
+        raw = getattr(report, RECORD_ATTR, None)
+        if data is None or raw is None:
+            return
+        record = json.loads(raw)
+        remote = Path(record["artifacts"])
+        place = record["ran_on"]
+        local = unpack_artifacts(data, self.out_dir, place, record["id"], remote.name)
+        record["artifacts"] = str(local)
+        record["ran_on"] = {**place, "artifacts": str(remote)}
+        attach_record(report, record)
+        delattr(report, ARTIFACTS_ATTR)  # the controller keeps no second copy in memory

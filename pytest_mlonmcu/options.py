@@ -155,6 +155,13 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(opt.ini, ini_help, type="string")
     group.addoption("--mlonmcu-yml", dest="mlonmcu_yml", default=None, help="path of mlonmcu.yml")
     group.addoption(
+        "--mlonmcu-fetch-artifacts",
+        action="store_true",
+        dest="mlonmcu_fetch_artifacts",
+        help="remote xdist workers (--tx socket=/ssh=) send each run's artifacts back to the "
+        "controller's out dir (farm/<host>-<worker>/<run id>/)",
+    )
+    group.addoption(
         "--mlonmcu-list",
         action="store_true",
         dest="mlonmcu_list",

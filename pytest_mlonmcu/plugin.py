@@ -78,6 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS_KEY] = SessionResults()
     if not hasattr(config, "workerinput"):  # gathers the records of every process
         config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
+        if config.getoption("mlonmcu_fetch_artifacts"):
+            config.pluginmanager.register(farm.ArtifactFetcher(settings.out_dir), "mlonmcu-fetch")
     if config.getoption("mlonmcu_list"):
         known = model_resolver(config).known_names()
         print("\n".join(describe_components(BACKENDS, TARGETS, FEATURES, known)))
@@ -166,6 +168,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         }
         record = make_record(run, case, outcome, reason, item.nodeid, extra)
         attach_record(report, record)  # travels with the report (session.py)
+        if item.config.getoption("mlonmcu_fetch_artifacts") and extra["ran_on"]["remote"]:
+            if run is not None and run.artifacts_dir.is_dir():
+                setattr(report, farm.ARTIFACTS_ATTR, farm.pack_artifacts(run.artifacts_dir))
     return report
 
 

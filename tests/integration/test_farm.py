@@ -64,7 +64,7 @@ def test_a_matrix_runs_on_two_socket_workers_into_one_report(
         *tx, f"--rsyncdir={pytester.path}", "--dist=load", "-p", "no:cacheprovider",
         f"--mlonmcu-model={toycar}", "--mlonmcu-backend=cgen,tflmi",
         "--mlonmcu-target=host_x86,riscv_qemu", "--mlonmcu-config=host_x86.callgrind=false",
-        f"--mlonmcu-json={json_path}", "-rA",
+        f"--mlonmcu-json={json_path}", "--mlonmcu-fetch-artifacts", "-rA",
         timeout=600,
     )  # fmt: skip
     runs = {r["id"]: r for r in json.loads(json_path.read_text())["runs"]}
@@ -83,6 +83,13 @@ def test_a_matrix_runs_on_two_socket_workers_into_one_report(
     for run_id in ("toycar-cgen-host_x86", "toycar-cgen-riscv_qemu", "toycar-tflmi-host_x86"):
         assert runs[run_id]["outcome"] == "passed", output
         assert runs[run_id]["metrics"]["validation_passed"] is True
+        # --mlonmcu-fetch-artifacts: the run's folder came back to the controller's out dir.
+        local = Path(runs[run_id]["artifacts"])
+        assert local.is_relative_to(pytester.path / ".mlonmcu" / "out" / "farm")
+        remote = Path(runs[run_id]["ran_on"]["artifacts"])
+        assert remote.is_relative_to(Path(runs[run_id]["ran_on"]["cache"]).parent)
+        assert (local / "run" / "run.log").read_bytes() == (remote / "run" / "run.log").read_bytes()
+    assert (Path(runs["toycar-cgen-riscv_qemu"]["artifacts"]) / "compile" / "program.elf").is_file()
     # Exact counts do not depend on the host: the same as a local run would give.
     assert runs["toycar-cgen-riscv_qemu"]["metrics"]["invoke_instructions"] > 0
     # The host lacks TFLM's sources: the failure names what is missing and where.

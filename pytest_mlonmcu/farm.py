@@ -3,8 +3,9 @@
 xdist starts the workers (``--tx socket=HOST:PORT``, ``--tx ssh=HOST``); each uses its own
 host's cache and toolchains, and its records come back to the controller with each test's
 report. This module says where a run ran (the record's ``ran_on``), names the host in the
-reason a run is skipped there, and groups the runs that share expensive builds (one
-target variant) onto one worker under ``--dist loadgroup``.
+reason a run fails or is skipped there, brings a remote run's artifacts back on request
+(``--mlonmcu-fetch-artifacts``) and groups the runs that share expensive builds (one target
+variant) onto one worker under ``--dist loadgroup``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .core.case import Case
 from .rundirs import MARKER, inside
 from .session import RECORD_ATTR, attach_record
 
-CONTROLLER_PID_KEY = "mlonmcu_controller_pid"  # workerinput: tells remote workers apart
+# workerinput: the controller's host and pid tell remote workers apart.
+CONTROLLER_KEY = "mlonmcu_controller"
 # A remote run's artifacts on its teardown report (--mlonmcu-fetch-artifacts): a tar.gz,
 # base64, travelling through xdist's channel like the record.
 ARTIFACTS_ATTR = "mlonmcu_artifacts"
@@ -34,7 +36,7 @@ ARTIFACTS_ATTR = "mlonmcu_artifacts"
 
 def configure_node(node: Any) -> None:
     """xdist controller: what a worker needs to know whether it runs elsewhere."""
-    node.workerinput[CONTROLLER_PID_KEY] = os.getpid()
+    node.workerinput[CONTROLLER_KEY] = [socket.gethostname(), os.getpid()]
 
 
 def ran_on(config: pytest.Config, cache_root: os.PathLike[str] | str) -> dict[str, Any]:
@@ -42,8 +44,8 @@ def ran_on(config: pytest.Config, cache_root: os.PathLike[str] | str) -> dict[st
     workerinput = getattr(config, "workerinput", None)
     worker = "main" if workerinput is None else str(workerinput.get("workerid", "?"))
     # A popen worker is the controller's child; a socket or ssh worker is not.
-    controller = None if workerinput is None else workerinput.get(CONTROLLER_PID_KEY)
-    remote = controller is not None and os.getppid() != controller
+    controller = None if workerinput is None else workerinput.get(CONTROLLER_KEY)
+    remote = controller is not None and list(controller) != [socket.gethostname(), os.getppid()]
     return {
         "host": socket.gethostname(),
         "worker": worker,

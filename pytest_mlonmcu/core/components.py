@@ -20,21 +20,14 @@ if TYPE_CHECKING:
     from .samples import SampleSet
 
 
-class Target:
-    """One place to run a model (a simulator, the host, a board).
-
-    A subclass names its toolchain, flags, simulator and how it counts. It is
-    created per run with its scoped configuration (``<name>.<key>`` settings).
-    """
+class Component:
+    """What targets and backends share: created per run with the run's scoped configuration
+    (``<name>.<key>`` settings), the cache and the run's features."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    # "riscv", "arm" or "x86": backends and features check compatibility with it.
-    family: ClassVar[str] = ""
     # Documented config keys and their defaults (shown by --mlonmcu-list).
     config_keys: ClassVar[dict[str, str]] = {}
-    # Executables this target needs, with the Debian package that has them.
-    required_tools: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
@@ -43,6 +36,18 @@ class Target:
         self.cache = cache
         # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
         self.features = tuple(features)
+
+
+class Target(Component):
+    """One place to run a model (a simulator, the host, a board).
+
+    A subclass names its toolchain, flags, simulator and how it counts.
+    """
+
+    # "riscv", "arm" or "x86": backends and features check compatibility with it.
+    family: ClassVar[str] = ""
+    # Executables this target needs, with the Debian package that has them.
+    required_tools: ClassVar[dict[str, str]] = {}
 
     # -- availability -----------------------------------------------------------
     def unavailable_reason(self) -> str | None:
@@ -71,27 +76,16 @@ class Target:
         return {"target": self.name}
 
 
-class Backend:
+class Backend(Component):
     """One way to deploy a model (an interpreter, a code generator, a compiler)."""
 
-    name: ClassVar[str] = ""
     framework: ClassVar[str] = ""
-    description: ClassVar[str] = ""
     # Target families this backend can produce artifacts for; None = every family.
     families: ClassVar[frozenset[str] | None] = None
     # Default validation against the TFLM reference: "exact", "atol=N" or "topk=K".
     validation: ClassVar[str] = "exact"
-    config_keys: ClassVar[dict[str, str]] = {}
     # Features (e.g. "cmsisnn") this backend understands.
     features: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(
-        self, config: ComponentConfig, cache: Cache, features: tuple[str, ...] = ()
-    ) -> None:
-        self.config = config
-        self.cache = cache
-        # Features of the run (e.g. "cmsisnn"); validated by the feature registry.
-        self.features = tuple(features)
 
     @classmethod
     def supports(cls, target_cls: type[Target]) -> bool:

@@ -86,9 +86,17 @@ def _symbol_sizes(elf: ELFFile) -> dict[str, int]:
     return out
 
 
-def symbol_addresses(path: Path, names: list[str] | None = None) -> dict[str, int]:
-    """Addresses of (function and object) symbols; Thumb bit cleared."""
-    out: dict[str, int] = {}
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    address: int  # a Thumb function's without its low bit
+    size: int
+    kind: str  # STT_FUNC, STT_OBJECT, ...
+
+
+def symbols(path: Path) -> list[Symbol]:
+    """Every symbol of the ELF's symbol tables."""
+    out: list[Symbol] = []
     with path.open("rb") as f:
         elf = ELFFile(f)
         is_arm = elf.header["e_machine"] == "EM_ARM"
@@ -96,10 +104,14 @@ def symbol_addresses(path: Path, names: list[str] | None = None) -> dict[str, in
             if not isinstance(sec, SymbolTableSection):
                 continue
             for sym in sec.iter_symbols():
-                if names is not None and sym.name not in names:
-                    continue
+                kind = sym["st_info"]["type"]
                 addr = sym["st_value"]
-                if is_arm and sym["st_info"]["type"] == "STT_FUNC":
+                if is_arm and kind == "STT_FUNC":
                     addr &= ~1
-                out[sym.name] = addr
+                out.append(Symbol(sym.name, addr, sym["st_size"], kind))
     return out
+
+
+def symbol_addresses(path: Path, names: list[str] | None = None) -> dict[str, int]:
+    """Addresses of (function and object) symbols; Thumb bit cleared."""
+    return {s.name: s.address for s in symbols(path) if names is None or s.name in names}

@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
-
 from ..core import proc
 from ..core.artifacts import Program, RunOutput
+from ..core.elf import symbols
 from ..core.errors import RunError, UsageError
 from ..platforms.mlif.target import CompiledTarget
 
@@ -26,19 +24,12 @@ _HEX_FIELD = re.compile(r"(\w+)=(0x[0-9a-fA-F]+)")
 def symbol_at(elf: Path, address: int) -> str | None:
     """``function+0xoff`` for a code address (Thumb bit ignored), or None."""
     best: tuple[int, str] | None = None
-    with elf.open("rb") as f:
-        elf_file = ELFFile(f)
-        thumb = elf_file.header["e_machine"] == "EM_ARM"
-        for sec in elf_file.iter_sections():
-            if not isinstance(sec, SymbolTableSection):
-                continue
-            for sym in sec.iter_symbols():
-                if sym["st_info"]["type"] != "STT_FUNC" or not sym.name:
-                    continue
-                start = sym["st_value"] & ~1 if thumb else sym["st_value"]
-                size = sym["st_size"]
-                if start <= address < start + max(size, 1) and (best is None or start > best[0]):
-                    best = (start, sym.name)
+    for sym in symbols(elf):
+        if sym.kind != "STT_FUNC" or not sym.name:
+            continue
+        if sym.address <= address < sym.address + max(sym.size, 1):
+            if best is None or sym.address > best[0]:
+                best = (sym.address, sym.name)
     if best is None:
         return None
     offset = address - best[0]

@@ -101,14 +101,6 @@ class ZephyrBuild:
     seconds: float = 0.0
     regions: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (used, size)
 
-    @property
-    def binary(self) -> Path:
-        return self.elf.with_suffix(".bin")
-
-    @property
-    def hex(self) -> Path:
-        return self.elf.with_suffix(".hex")
-
 
 def cmake_quote(value: str) -> str:
     """A CMake quoted argument (``"..."``) for ``value``."""

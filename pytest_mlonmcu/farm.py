@@ -34,6 +34,19 @@ CONTROLLER_KEY = "mlonmcu_controller"
 ARTIFACTS_ATTR = "mlonmcu_artifacts"
 
 
+def keep_records_when_a_host_dies(config: pytest.Config) -> None:
+    """Controller: no worker restarts when a worker is a socket server's (unless asked).
+
+    A socket worker runs inside the server process; when it dies, xdist's restart finds the
+    port closed and aborts the session with an INTERNALERROR, and the runs other workers
+    still hold (a worker reports a test's teardown only when it gets its next test) are
+    lost. Without restarts the other hosts finish and every finished run is reported.
+    """
+    specs = config.getoption("tx", None) or []
+    if config.getoption("maxworkerrestart", None) is None and any("socket=" in s for s in specs):
+        config.option.maxworkerrestart = "0"
+
+
 def configure_node(node: Any) -> None:
     """xdist controller: what a worker needs to know whether it runs elsewhere."""
     node.workerinput[CONTROLLER_KEY] = [socket.gethostname(), os.getpid()]

@@ -77,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_DIRS_KEY] = RunDirs(settings.out_dir, session_id)
     config.stash[RESULTS_KEY] = SessionResults()
     if not hasattr(config, "workerinput"):  # gathers the records of every process
+        farm.keep_records_when_a_host_dies(config)  # before xdist's session reads it
         config.pluginmanager.register(config.stash[RESULTS_KEY], "mlonmcu-results")
         if config.getoption("mlonmcu_fetch_artifacts"):
             config.pluginmanager.register(farm.ArtifactFetcher(settings.out_dir), "mlonmcu-fetch")

@@ -102,3 +102,43 @@ def test_a_matrix_runs_on_two_socket_workers_into_one_report(
     for cache in used:  # each host built what its runs needed in its own cache
         assert (Path(cache) / "reference").is_dir()
     assert not (pytester.path / "controller-cache" / "reference").exists()
+
+
+KILL_HOST = """
+import os
+
+
+def pytest_mlonmcu_add_metrics(run):
+    if run.case.id == "toycar-cgen-riscv_qemu":
+        os._exit(3)  # the socket worker runs inside its server: the whole host goes
+"""
+
+
+def test_a_host_that_dies_loses_no_finished_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, two_hosts
+) -> None:
+    toycar = ModelResolver([], Cache(default_cache_root())).resolve("zoo:toycar").path
+    pytester.makepyfile(test_bench=BENCH)
+    pytester.makeconftest(KILL_HOST)
+    monkeypatch.setenv(DEFAULT_ROOT_ENV, str(pytester.path / "controller-cache"))
+    json_path = pytester.path / "results.json"
+    tx = [f"--tx=socket=127.0.0.1:{port}" for _, port in two_hosts]
+    result = pytester.runpytest_subprocess(
+        *tx, f"--rsyncdir={pytester.path}", "--dist=load", "-p", "no:cacheprovider",
+        f"--mlonmcu-model={toycar}", "--mlonmcu-backend=cgen,tflmi",
+        "--mlonmcu-target=host_x86,riscv_qemu", "--mlonmcu-config=host_x86.callgrind=false",
+        f"--mlonmcu-json={json_path}", "-rA", timeout=600,
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    # xdist would try to restart the dead socket worker and abort (INTERNALERROR): the plugin
+    # turns restarts off for socket workers, so the other host finishes.
+    assert "INTERNALERROR" not in output, output
+    assert result.ret == 1
+    runs = {r["id"]: r for r in json.loads(json_path.read_text())["runs"]}
+    crashed = runs["toycar-cgen-riscv_qemu"]
+    assert crashed["outcome"] == "failed" and "crashed while running" in crashed["reason"]
+    passed = {
+        line.split("[")[1].split("]")[0] for line in result.outlines if line.startswith("PASSED")
+    }
+    assert passed, output
+    assert passed == {i for i, r in runs.items() if r["outcome"] == "passed"}

@@ -6,8 +6,8 @@ first time a target needs it, into the per-user cache (keyed by the contents of
 the source and of the header, built once under the cache's lock).
 
 Where the header is looked for, first hit wins: the target's ``plugin_include``
-config key, ``$MLONMCU_QEMU_PLUGIN_INCLUDE``, ``../shared/vendor/qemu-7.2`` next to
-the repository, ``/usr/include/qemu``, ``/usr/local/include/qemu``, ``/usr/include``.
+config key, ``$MLONMCU_QEMU_PLUGIN_INCLUDE``, ``$MLONMCU_VENDOR_DIR/qemu-7.2`` (beside the
+vendored snapshots), ``../shared/vendor/qemu-7.2`` next to the repository, ``/usr/include/qemu``, ``/usr/local/include/qemu``, ``/usr/include``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from ...core import proc
 from ...core.cache import Cache, hash_key
 from ...core.errors import MissingToolError
+from ...install.sources import VENDOR_DIR_ENV
 from .target import HARNESS_DIR
 from .toolchain import CommandLog, compiler_identity
 
@@ -44,6 +45,9 @@ def header_candidates(configured: Path | None = None) -> list[Path]:
     env = os.environ.get(INCLUDE_ENV)
     if env:
         dirs.append(Path(env).expanduser())
+    vendor = os.environ.get(VENDOR_DIR_ENV)
+    if vendor:  # beside the vendored ETISS, TFLM and Zephyr snapshots
+        dirs.append(Path(vendor).expanduser() / "qemu-7.2")
     dirs += [
         REPO_ROOT.parent / "shared" / "vendor" / "qemu-7.2",
         Path("/usr/include/qemu"),

@@ -23,7 +23,9 @@ from pytest_mlonmcu.targets import TARGETS, register_builtin_targets
 
 USER_CACHE = default_cache_root()  # before pytester moves HOME
 REPO = Path(__file__).resolve().parents[2]
-MLPERF_DIR = REPO.parent / "shared" / "models" / "mlperf_tiny"
+MLPERF_DIR = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
 
 # A complete harness transcript of one sample (what a board prints).
 TRANSCRIPT = (

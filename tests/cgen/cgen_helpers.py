@@ -17,9 +17,9 @@ HERE = Path(__file__).parent
 DRIVER = HERE / "host_driver.c"
 # The MLPerf Tiny reference models are read in place (never copied into the repo).
 MLPERF_DIR = Path(
-    os.environ.get(
-        "PYTEST_MLONMCU_MLPERF_DIR", HERE.parents[2] / "shared" / "models" / "mlperf_tiny"
-    )
+    os.environ.get("PYTEST_MLONMCU_MLPERF_DIR")
+    or os.environ.get("MLONMCU_MODELS_DIR")
+    or HERE.parents[2] / "shared" / "models" / "mlperf_tiny"
 )
 HOST_CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"]
 

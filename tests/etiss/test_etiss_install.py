@@ -35,7 +35,7 @@ from pytest_mlonmcu.install.sources import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-VENDOR = REPO / ".." / "shared" / "vendor"
+VENDOR = Path(os.environ.get("MLONMCU_VENDOR_DIR") or REPO.parent / "shared" / "vendor")
 
 
 def etiss_config(**settings) -> RunConfig:

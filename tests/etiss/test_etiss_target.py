@@ -28,7 +28,7 @@ from pytest_mlonmcu.platforms.mlif.target import COMMON_DIR
 from pytest_mlonmcu.targets.etiss import Etiss
 
 REPO = Path(__file__).resolve().parents[2]
-VENDOR = REPO / ".." / "shared" / "vendor"
+VENDOR = Path(os.environ.get("MLONMCU_VENDOR_DIR") or REPO.parent / "shared" / "vendor")
 PROGRAMS = Path(__file__).parent / "programs"
 
 # Exact counts of count_loop.c (rv32gc, GCC 12.2 -O2). `li t1,N` is one instruction for

@@ -1,6 +1,7 @@
 """The same program counts the same instructions on ETISS and on QEMU (-icount)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MLPERF = REPO.parent / "shared" / "models" / "mlperf_tiny"
+MLPERF = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
 
 
 def run_benchmarks(tmp_path: Path, *args: str) -> dict:

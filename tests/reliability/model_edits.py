@@ -6,13 +6,16 @@ file and points the field at it), so everything else in the model stays where it
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
 import tflite
 
 REPO = Path(__file__).resolve().parents[2]
-MLPERF_DIR = REPO.parent / "shared" / "models" / "mlperf_tiny"
+MLPERF_DIR = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
 
 _TENSOR_SHAPE_SLOT = 4  # vtable slots (4 + 2 * field index) of the schema's fields
 _TENSOR_NAME_SLOT = 10

@@ -10,6 +10,7 @@ directory, so the subprocess is told the per-user cache root explicitly.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -25,7 +26,9 @@ from pytest_mlonmcu.settings import MODELS_DIR_ENV
 # Resolved at import, before any pytester fixture has moved HOME.
 USER_CACHE = default_cache_root()
 REPO = Path(__file__).resolve().parents[2]
-MLPERF_DIR = REPO.parent / "shared" / "models" / "mlperf_tiny"
+MLPERF_DIR = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 TOYCAR = "--mlonmcu-model=zoo:toycar"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-MLPERF_DIR = REPO.parent / "shared" / "models" / "mlperf_tiny"
-VENDOR_DIR = REPO.parent / "shared" / "vendor"
+MLPERF_DIR = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
+VENDOR_DIR = Path(os.environ.get("MLONMCU_VENDOR_DIR") or REPO.parent / "shared" / "vendor")
 MODELS = ["aww", "vww", "resnet", "toycar"]
 
 

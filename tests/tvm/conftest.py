@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MLPERF_DIR = REPO.parent / "shared/models/mlperf_tiny"
+MLPERF_DIR = Path(os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared/models/mlperf_tiny")
 
 
 def tvm_or_skip() -> None:

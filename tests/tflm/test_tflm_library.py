@@ -100,15 +100,39 @@ def test_resolver_operators_come_from_the_header(vendored):
     assert len(ops.builtin) > 90
 
 
-def test_library_is_built_once_and_reused(vendored):
-    # The first call may build (once per machine, ~4 min); a second one is a cache hit.
+def test_a_models_library_is_built_once_from_shared_objects(vendored):
+    # A model's library: the interpreter, the shared kernel helpers and its kernels only.
     spec = library.spec_for_target(target(RiscvQemu))
-    first = library.ensure_tflm_library(spec)
-    again = library.ensure_tflm_library(spec)
+    first = library.ensure_tflm_library(spec, methods=["AddFullyConnected"])
+    again = library.ensure_tflm_library(spec, methods=["AddFullyConnected"])
     assert again.cached, "the second request rebuilt the library"
     assert again.archive == first.archive and again.archive.is_file()
-    assert again.metadata["files"] == 160
     assert (again.archive.parent / "build_commands.sh").is_file()
+    kernels = set(again.metadata["kernels"])
+    k = library.KERNELS_DIR
+    assert {
+        k + "fully_connected.cc",
+        k + "fully_connected_common.cc",
+        k + "kernel_util.cc",
+    } <= kernels
+    assert k + "conv.cc" not in kernels
+    assert again.metadata["files"] < 160  # of TFLM's 160
+    # One operator more: its kernel joins; every other object comes from the object cache.
+    more = library.ensure_tflm_library(spec, methods=["AddFullyConnected", "AddTanh"])
+    assert set(more.metadata["kernels"]) - kernels == {k + "tanh.cc"}
+    assert more.metadata["compiled"] <= 1
+    assert more.key == again.key  # one variant: the glue objects and arenas are shared
+
+
+def test_kernel_selection_keeps_order_and_falls_back_to_every_kernel(vendored):
+    tree = tflm.source_tree()
+    files = library.library_sources(tree)
+    chosen = library.kernel_selection(tree, files, ["AddConv2D", "AddSoftmax"])
+    assert chosen == [f for f in files if f in set(chosen)]  # TFLM's order: the same link
+    outside = [f for f in files if not f.startswith(library.KERNELS_DIR)]
+    assert set(outside) <= set(chosen)
+    # A method whose registration is unknown keeps every kernel (never a broken link).
+    assert library.kernel_selection(tree, files, ["AddNoSuchThing"]) == files
 
 
 def test_unreachable_upstream_is_a_clear_error(tmp_path, monkeypatch):

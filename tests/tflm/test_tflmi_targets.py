@@ -64,6 +64,25 @@ def test_etiss_and_riscv_qemu_count_alike(fast, model):
     assert etiss["arena_bytes"] == qemu["arena_bytes"]
 
 
+# Measured with the whole TFLM library (every kernel, before libraries were built per model)
+# and again with each model's selection (backends/tflmi/library.py kernel_selection): the
+# linker pulls the same members, so the program and its counts do not change.
+WHOLE_LIBRARY_COUNTS = {
+    ("toycar", "riscv_qemu"): (53_362, 2_480_489),
+    ("aww", "riscv_qemu"): (205_317, 44_273_922),
+    ("toycar", "cortexm_qemu"): (65_191, 1_954_091),
+    ("aww", "cortexm_qemu"): (685_786, 43_088_727),
+}
+
+
+@pytest.mark.parametrize("model, target", sorted(WHOLE_LIBRARY_COUNTS))
+def test_a_models_library_counts_as_the_whole_library(fast, model, target):
+    m = fast.passed(f"{model}-tflmi-{target}")
+    assert (m["setup_instructions"], m["invoke_instructions"]) == WHOLE_LIBRARY_COUNTS[
+        (model, target)
+    ]
+
+
 def test_arena_is_the_targets_not_the_hosts(fast):
     # 32-bit pointers: smaller than the wheel's (64-bit host) 24,272 bytes for aww.
     assert fast.passed("aww-tflmi-etiss")["arena_bytes"] < 24_272

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,11 +149,14 @@ class TflmiBackend(Backend):
         """The ``tflm.*`` settings (tflm.source) of this run."""
         return ComponentConfig("tflm", self.config._config)  # same run, sibling scope
 
-    def library(self, target: CompiledTarget) -> TflmLibrary:
+    def library(self, target: CompiledTarget, methods: Sequence[str] | None = None) -> TflmLibrary:
+        """The target's TFLM library; with ``methods``, only the kernels they reach."""
         spec = spec_for_target(target, self.features)
         # Progress goes to the log (shown for failing tests); `python -m pytest_mlonmcu install
-        # tflm --target NAME` builds the same library with the progress on the terminal.
-        return ensure_tflm_library(spec, self.tflm_config(), self.cache, progress=log.info)
+        # tflm --target NAME` builds the whole library with the progress on the terminal.
+        return ensure_tflm_library(
+            spec, self.tflm_config(), self.cache, progress=log.info, methods=methods
+        )
 
     def check_operators(self, model: Model) -> list[str]:
         """The resolver methods for the model's operators; unknown ones fail the build."""
@@ -175,7 +179,7 @@ class TflmiBackend(Backend):
 
     def _build_compiled(self, model: Model, target: CompiledTarget, work_dir: Path) -> Artifact:
         methods = self.check_operators(model)  # before the (long) library build
-        lib = self.library(target)
+        lib = self.library(target, methods)
         work_dir.mkdir(parents=True, exist_ok=True)
         for name in TEMPLATES:
             shutil.copy2(TEMPLATE_DIR / name, work_dir / name)  # a self-contained build dir

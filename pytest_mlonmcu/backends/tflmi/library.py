@@ -6,10 +6,13 @@ The source tree comes from ``install/tflm.py``. The library's source list is TFL
 (``backends/tflmi/tflm_debug_log.cc``) so the library does not depend on the harness.
 
 A target's variant (``spec_for_target``: its ISA/ABI/FPU and optimisation flags, plus features
-such as ``cmsisnn``) is one cache entry ``tflm-lib/<key>`` (key = source identity, compiler,
-flags, features), built under the cache's lock with ``-j <cpus>`` parallel compiles and renamed
-into place when complete: parallel sessions and xdist workers build it once, everyone else
-waits and then reuses it.
+such as ``cmsisnn``) has a key (source identity, compiler, flags, features). Each of its
+objects is one cache entry ``tflm-object/<key, file>``, so every library of the variant shares
+them. A model gets a library of the interpreter, the shared kernel helpers and only the
+kernels its operators register (``kernel_selection``), one entry ``tflm-lib/<key, methods>``:
+a new model compiles only its new kernels. ``python -m pytest_mlonmcu install tflm`` builds
+the whole library. Compiles run in parallel with machine-wide job slots (``core/slots.py``),
+under the cache's locks: parallel sessions and xdist workers build each object once.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ...core import proc
 from ...core.cache import Cache, hash_key
 from ...core.config import ComponentConfig
 from ...core.errors import CompileError, MissingToolError
+from ...core.slots import cores, job_slot
 from ...install.sources import Progress, source_identity
 from ...install.tflm import SourceTree, TflmInstaller, TflmInstallError, source_tree
 from ...platforms.mlif.riscv import PICOLIBC_INCLUDE, cxx_header_flags
@@ -205,9 +209,14 @@ class Operators:
 
     builtin: dict[str, str]
     custom: dict[str, str]
+    # method -> the kernel registrations it adds by default (Register_CONV_2D, ...)
+    registrations: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _METHOD = re.compile(r"TfLiteStatus\s+(Add\w+)\s*\(")
+_REGISTRATION_USE = re.compile(r"\b(Register_\w+)\s*\(")
+_REGISTRATION_DEF = re.compile(r"\b(Register_\w+)\s*\(\s*\)\s*\{")
+KERNELS_DIR = "tensorflow/lite/micro/kernels/"
 
 
 @functools.cache
@@ -215,11 +224,13 @@ def _operators_of(header: Path, mtime: int) -> Operators:
     text = header.read_text()
     builtin: dict[str, str] = {}
     custom: dict[str, str] = {}
+    registrations: dict[str, tuple[str, ...]] = {}
     starts = [(m.start(), m.group(1)) for m in _METHOD.finditer(text)]
     for (pos, name), nxt in zip(starts, [*starts[1:], (len(text), "")]):
         body = text[pos : nxt[0]]
         if name in ("AddBuiltin", "AddCustom"):
             continue
+        registrations.setdefault(name, tuple(dict.fromkeys(_REGISTRATION_USE.findall(body))))
         b = re.search(r"BuiltinOperator_(\w+)", body)
         c = re.search(r'AddCustom\(\s*"([^"]+)"', body)
         if b:
@@ -227,13 +238,41 @@ def _operators_of(header: Path, mtime: int) -> Operators:
         elif c and "tflm_signal::" not in body:
             # Signal-library ops are not part of the library built here.
             custom.setdefault(c.group(1), name)
-    return Operators(builtin, custom)
+    return Operators(builtin, custom, registrations)
 
 
 def resolver_operators(tree: SourceTree) -> Operators:
     """Parsed from the tree's ``micro_mutable_op_resolver.h`` (the resolver's known list)."""
     header = tree.root / "tensorflow" / "lite" / "micro" / "micro_mutable_op_resolver.h"
     return _operators_of(header, header.stat().st_mtime_ns)
+
+
+def kernel_selection(tree: SourceTree, files: Sequence[str], methods: Sequence[str]) -> list[str]:
+    """``files`` (the library's, in order) without the kernels that a model using the resolver
+    ``methods`` cannot reach: a kernel file is kept when it defines no registration (the
+    shared helpers: kernel_util.cc, conv_common.cc, ...) or one of the methods' registrations.
+    Everything outside kernels/ (the interpreter) is kept. The linker pulls the same members
+    from this archive as from the whole one: the program does not change.
+    """
+    ops = resolver_operators(tree)
+    wanted: set[str] = set()
+    for method in methods:
+        if not ops.registrations.get(method):
+            return list(files)  # a method without a known registration: keep every kernel
+        wanted.update(ops.registrations[method])
+    kept = []
+    for rel in files:
+        if rel.startswith(KERNELS_DIR) and rel.endswith(".cc"):
+            defined = _registrations_defined(tree.root / rel)
+            if defined and not wanted.intersection(defined):
+                continue
+        kept.append(rel)
+    return kept
+
+
+@functools.cache
+def _registrations_defined(path: Path) -> frozenset[str]:
+    return frozenset(_REGISTRATION_DEF.findall(path.read_text(errors="replace")))
 
 
 # -- the library ----------------------------------------------------------------------------
@@ -262,10 +301,15 @@ def ensure_tflm_library(
     config: ComponentConfig | None = None,
     cache: Cache | None = None,
     progress: Progress | None = None,
+    methods: Sequence[str] | None = None,
 ) -> TflmLibrary:
-    """The TFLM library for ``spec``, compiled into the cache on first use.
+    """The TFLM library for ``spec``: every kernel, or only what a model using the resolver
+    ``methods`` can reach (``kernel_selection``).
 
-    ``progress`` receives lines like ``tflm[riscv_qemu rv32gc]: compiling 40/161``.
+    Each object is compiled once per variant into the cache (``tflm-object``), so libraries
+    of different models share them and a new model compiles only its new kernels; the
+    archive is one cache entry per selection. ``progress`` receives lines like
+    ``tflm[riscv_qemu rv32gc]: compiling 40/95``.
     """
     cache = cache or Cache()
     say = progress or (lambda _m: None)
@@ -273,17 +317,21 @@ def ensure_tflm_library(
     if key in _FAILED:
         raise _FAILED[key]
     tree = source_tree(config, cache, say)
-    entry = cache.lookup("tflm-lib", key)
+    archive_key = key if methods is None else hash_key(key, "kernels for", sorted(set(methods)))
+    entry = cache.lookup("tflm-lib", archive_key)
     built = False
     if entry is None:
 
         def produce(tmp: Path) -> None:
             nonlocal built
             built = True
-            _build(spec, tree, tmp, say)
+            files = library_sources(tree, spec.features)
+            if methods is not None:
+                files = kernel_selection(tree, files, methods)
+            _build(spec, key, tree, files, tmp, cache, say)
 
         try:
-            entry = cache.get_or_create("tflm-lib", key, produce)
+            entry = cache.get_or_create("tflm-lib", archive_key, produce)
         except MissingToolError as exc:
             _FAILED[key] = exc
             raise
@@ -301,28 +349,29 @@ def ensure_tflm_library(
     )
 
 
-def _jobs() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
 def _object_name(rel: str) -> str:
     # Unique per source path (kernels/conv.cc and kernels/cmsis_nn/conv.cc both exist).
     return rel.replace("/", "__").rsplit(".", 1)[0] + ".o"
 
 
-def _build(spec: LibrarySpec, tree: SourceTree, out: Path, say: Progress) -> None:
+OBJECT = "object.o"
+
+
+def _build(
+    spec: LibrarySpec,
+    key: str,
+    tree: SourceTree,
+    files: Sequence[str],
+    out: Path,
+    cache: Cache,
+    say: Progress,
+) -> None:
     label = f"tflm[{spec.label}]"
     for tool in ("gcc", "g++", "ar"):
         if shutil.which(spec.prefix + tool) is None:
             raise TflmInstallError(f"{label}: {spec.prefix}{tool} is not installed")
-    files = library_sources(tree, spec.features)
     includes = [f"-I{d}" for d in tree.include_dirs(spec.features)]
     defines = [f"-D{k}={v}" if v else f"-D{k}" for k, v in sorted(spec.defines().items())]
-    jobs = _jobs()
-    start = time.monotonic()
-    say(f"{label}: compiling {len(files)} files from {tree.origin} with {jobs} jobs")
     commands: list[list[str]] = []
     for rel in files:
         cxx = rel.endswith((".cc", ".cpp"))
@@ -331,50 +380,62 @@ def _build(spec: LibrarySpec, tree: SourceTree, out: Path, say: Progress) -> Non
         # Objects relative to the entry: build_commands.sh stays valid after the rename.
         cmd += [*defines, *includes, "-c", str(tree.root / rel), "-o", f"obj/{_object_name(rel)}"]
         commands.append(cmd)
-    (out / "obj").mkdir()
+    # One cache entry per object and variant: shared by every selection of this variant.
+    object_keys = [hash_key("tflm-object", key, rel) for rel in files]
+    missing = sum(cache.lookup("tflm-object", k) is None for k in object_keys)
+    jobs = cores()
+    start = time.monotonic()
+    say(
+        f"{label}: {len(files)} files, compiling {missing} (the rest are cached) "
+        f"from {tree.origin} with {jobs} jobs"
+    )
     done = 0
     last = (0.0, -1)
     lock = threading.Lock()
-    failures: list[str] = []
+    stopped: list[bool] = []
 
-    def compile_one(cmd: list[str]) -> None:
-        nonlocal done, last
-        if failures:
-            return
-        try:
-            result = proc.run(cmd, timeout=proc.limit("compile"), what="compiling TFLM", cwd=out)
-        except proc.ChildTimeout as exc:
-            failures.append(str(exc))
-            return
-        with lock:
+    def compile_one(cmd: list[str], object_key: str) -> Path:
+        def produce(tmp: Path) -> None:
+            nonlocal done, last
+            if stopped:  # after a failure or Ctrl-C the queued compiles end at once
+                raise TflmInstallError(f"{label}: stopped after an earlier failure")
+            argv = [*cmd[:-1], str(tmp / OBJECT)]
+            with job_slot(cache.root):  # never more compilers than cores, machine-wide
+                result = proc.run(argv, timeout=proc.limit("compile"), what="compiling TFLM")
             if result.returncode != 0:
-                failures.append(f"$ {shlex.join(cmd)}\n{result.output.strip()[-3000:]}")
-                return
-            done += 1
-            now = time.monotonic()
-            # A line per ~10% or 20 s: enough to show life without flooding.
-            if (
-                done == len(commands)
-                or done - last[1] >= max(1, len(commands) // 10)
-                or now - last[0] >= 20
-            ):
-                say(f"{label}: compiling {done}/{len(commands)}")
-                last = (now, done)
+                raise TflmInstallError(
+                    f"{label}: compiling TFLM failed:\n$ {shlex.join(argv)}\n"
+                    f"{result.output.strip()[-3000:]}"
+                )
+            with lock:
+                done += 1
+                now = time.monotonic()
+                # A line per ~10% or 20 s: enough to show life without flooding.
+                if (
+                    done == missing
+                    or done - last[1] >= max(1, missing // 10)
+                    or now - last[0] >= 20
+                ):
+                    say(f"{label}: compiling {done}/{missing}")
+                    last = (now, done)
+
+        return cache.get_or_create("tflm-object", object_key, produce) / OBJECT
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
-            list(pool.map(compile_one, commands))
-        except BaseException:  # Ctrl-C: the queued compiles return at once
-            failures.append("interrupted")
+            objects = list(pool.map(compile_one, commands, object_keys))
+        except BaseException:
+            stopped.append(True)
             raise
-    if failures:
-        raise TflmInstallError(f"{label}: compiling TFLM failed:\n{failures[0]}")
-    objects = [c[-1] for c in commands]
-    ar = [spec.prefix + "ar", "rcs", LIBRARY_NAME, *objects]
+    # Members named as before (ar keeps a path's last part), in TFLM's order.
+    (out / "obj").mkdir()
+    for cmd, obj in zip(commands, objects):
+        (out / cmd[-1]).symlink_to(obj)
+    ar = [spec.prefix + "ar", "rcs", LIBRARY_NAME, *(c[-1] for c in commands)]
     result = proc.run(ar, timeout=proc.limit("compile"), what=f"{spec.prefix}ar", cwd=out)
     if result.returncode != 0:
         raise TflmInstallError(f"{label}: {spec.prefix}ar failed: {result.stderr.strip()[-2000:]}")
-    shutil.rmtree(out / "obj")  # the archive holds them; keeps the cache small
+    shutil.rmtree(out / "obj")  # links into the object cache; the archive holds copies
     script = ["#!/bin/sh", "# Rebuilds libtflm.a next to this script.", "set -e"]
     script += ['cd "$(dirname "$0")"', "mkdir -p obj"]
     script += [shlex.join(c) for c in commands] + [shlex.join(ar)]
@@ -389,13 +450,17 @@ def _build(spec: LibrarySpec, tree: SourceTree, out: Path, say: Progress) -> Non
         "cxxflags": spec.cxxflags(),
         "defines": spec.defines(),
         "files": len(files),
+        "kernels": sorted(f for f in files if f.startswith(KERNELS_DIR)),
+        "compiled": missing,
         "jobs": jobs,
         "build_seconds": round(seconds, 1),
         "archive_bytes": (out / LIBRARY_NAME).stat().st_size,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (out / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
-    say(f"{label}: built {LIBRARY_NAME} ({len(files)} files) in {seconds:.0f} s")
+    say(
+        f"{label}: built {LIBRARY_NAME} ({len(files)} files, {missing} compiled) in {seconds:.0f} s"
+    )
 
 
 # -- a target's library ---------------------------------------------------------------------

@@ -185,6 +185,7 @@ def test_unknown_yml_board_base_is_a_usage_error():
         shipped_boards().with_entries({"x": {"base": "nope"}})
 
 
+@pytest.mark.slow
 def test_recipe_a_board_defined_in_mlonmcu_yml_counts_as_its_base(pytester, run_session):
     """docs/architecture.md, "Add a board": a board is data; one defined in mlonmcu.yml is a
     target of its own name, built and run like the board it is based on, to the instruction."""

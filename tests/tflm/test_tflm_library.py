@@ -100,6 +100,7 @@ def test_resolver_operators_come_from_the_header(vendored):
     assert len(ops.builtin) > 90
 
 
+@pytest.mark.slow  # compiles TFLM's interpreter and a kernel for rv32 (~90 s cold)
 def test_a_models_library_is_built_once_from_shared_objects(vendored):
     # A model's library: the interpreter, the shared kernel helpers and its kernels only.
     spec = library.spec_for_target(target(RiscvQemu))

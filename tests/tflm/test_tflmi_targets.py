@@ -1,8 +1,8 @@
 """tflmi on the bare-metal targets: TFLM built from source, validated exact against the wheel.
 
-Default suite: toycar and aww on etiss, riscv_qemu and cortexm_qemu (Cortex-M4F): two library
-variants (rv32gc, shared by etiss and riscv_qemu, and cortex-m4). Slow: all four MLPerf Tiny
-models.
+All slow (each TFLM variant compiles its interpreter and kernels once per cache): toycar and aww
+on etiss, riscv_qemu and cortexm_qemu (Cortex-M4F), two library variants (rv32gc, shared by
+etiss and riscv_qemu, and cortex-m4); then all four MLPerf Tiny models.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 TARGETS = ["etiss", "riscv_qemu", "cortexm_qemu"]
 FAST_MODELS = ["toycar", "aww"]
@@ -130,14 +132,12 @@ def test_too_small_arena_fails_on_the_target_with_tflms_message(plugin):
     assert "Failed to allocate" in rec["reason"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("model", ALL_MODELS)
 def test_all_models_exact(full, model, target):
     check_run(full, model, target)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", ALL_MODELS)
 def test_all_models_etiss_and_riscv_qemu_count_alike(full, model):
     etiss = full.passed(f"{model}-tflmi-etiss")

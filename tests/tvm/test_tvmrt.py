@@ -19,6 +19,7 @@ def test_run(mlonmcu_run):
 """
 
 
+@pytest.mark.slow  # builds the TVM runtime for the host (~80 s cold)
 def test_tvmrt_toycar_is_exact_and_counted(tmp_path: Path) -> None:
     tvm_or_skip()
     mlperf_or_skip("toycar")

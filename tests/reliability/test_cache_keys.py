@@ -9,13 +9,10 @@ import pytest
 
 from pytest_mlonmcu.backends.tflmi import library
 from pytest_mlonmcu.core.cache import Cache
+from pytest_mlonmcu.platforms.mlif import objects
+from pytest_mlonmcu.platforms.mlif.objects import Unit, compile_units
 from pytest_mlonmcu.platforms.mlif.target import harness_digest
-from pytest_mlonmcu.platforms.mlif.toolchain import (
-    CommandLog,
-    Toolchain,
-    cached_objects,
-    compiler_identity,
-)
+from pytest_mlonmcu.platforms.mlif.toolchain import CommandLog, Toolchain, compiler_identity
 from pytest_mlonmcu.targets.host_x86 import HostX86
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
@@ -35,27 +32,30 @@ def _fake_gcc(bin_dir: Path, version: str) -> str:
     return f"{bin_dir}/"
 
 
-def _harness_objects(cache: Cache, prefix: str, src: Path) -> Path:
-    objs = cached_objects(cache, Toolchain(prefix=prefix), [src], [src.parent], {}, CommandLog())
-    return objs[0].parent
+def _object_entry(cache: Cache, prefix: str, src: Path) -> Path:
+    """The object cache's entry of ``src`` compiled by ``prefix``gcc (made if missing)."""
+    tc, unit = Toolchain(prefix=prefix), Unit(src, "h.o", [src.parent])
+    compile_units(cache, tc, [unit], src.parent.parent / "obj", CommandLog())
+    return cache.path(objects.KIND, objects.object_key(tc, unit))
 
 
-def test_harness_objects_are_rebuilt_for_another_compiler_version(tmp_path):
+def test_objects_are_rebuilt_for_another_compiler_version(tmp_path):
     src = tmp_path / "src" / "h.c"
     src.parent.mkdir()
     src.write_text("int harness(void) { return 1; }\n")
     cache = Cache(tmp_path / "cache")
     try:
         prefix = _fake_gcc(tmp_path / "bin", "12.2.0")
-        first = _harness_objects(cache, prefix, src)
-        assert _harness_objects(cache, prefix, src) == first  # same compiler: reused
+        first = _object_entry(cache, prefix, src)
+        assert _object_entry(cache, prefix, src) == first  # same compiler: reused
 
         _fake_gcc(tmp_path / "bin", "13.1.0")  # same path, another version
-        upgraded = _harness_objects(cache, prefix, src)
+        upgraded = _object_entry(cache, prefix, src)
     finally:
         compiler_identity.cache_clear()
     assert upgraded != first
-    assert (upgraded / "h.o").is_file() and (first / "h.o").is_file()
+    assert (upgraded / objects.OBJECT).is_file() and (first / objects.OBJECT).is_file()
+    assert sum(p.is_dir() for p in (cache.root / objects.KIND).iterdir()) == 2
 
 
 def test_compiler_identity_names_resolved_path_and_version(tmp_path):
@@ -88,3 +88,32 @@ def test_build_identity_holds_toolchain_and_harness(tmp_path):
     ident = target.build_identity()
     assert ident["target"] == "host_x86" and ident["harness"] == harness_digest()
     assert compiler_identity("gcc") in ident["toolchain"]
+
+
+def test_an_object_is_compiled_once_per_content_and_rebuilt_when_a_header_changes(tmp_path):
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "k.h").write_text("#define K 1\n")
+    cache, tc = Cache(tmp_path / "cache"), Toolchain(prefix="")
+
+    def build(run: str) -> tuple[Path, CommandLog]:
+        # Each run has its own copy of the generated source, as each run folder has.
+        src = tmp_path / run / "gen.c"
+        src.parent.mkdir(exist_ok=True)
+        src.write_text('#include "k.h"\nint k(void) { return K; }\n')
+        log = CommandLog()
+        (obj,) = compile_units(cache, tc, [Unit(src, "gen.o", [inc])], tmp_path / run / "obj", log)
+        return obj, log
+
+    def entries() -> int:
+        return sum(p.is_dir() for p in (cache.root / objects.KIND).iterdir())
+
+    first, log = build("run1")
+    second, _ = build("run2")  # the same bytes elsewhere: no second compile
+    assert entries() == 1 and first.read_bytes() == second.read_bytes()
+    # The program's own copy; the recorded command writes there, not into the cache.
+    assert first == tmp_path / "run1" / "obj" / "gen.o" and not first.is_symlink()
+    assert log.commands[0][-2:] == ["-o", str(first)]
+    (inc / "k.h").write_text("#define K 2\n")
+    build("run3")
+    assert entries() == 2

@@ -25,7 +25,8 @@ from ...core.components import Target
 from ...core.elf import elf_sizes, symbol_addresses
 from ...core.errors import CompileError, RunError
 from ...core.protocol import HarnessReport, parse_harness_output
-from .toolchain import CommandLog, Toolchain, cached_objects, compile_object
+from .objects import Unit, compile_units
+from .toolchain import CommandLog, Toolchain
 
 if TYPE_CHECKING:
     from ...core.samples import SampleSet
@@ -107,21 +108,22 @@ class CompiledTarget(Target):
         samples.write_c(data_c)
 
         harness_includes = [COMMON_DIR, *self.support_include_dirs()]
-        objs = cached_objects(
-            self.cache,
-            tc,
-            [COMMON_DIR / "main.c", *self.support_sources()],
-            harness_includes,
-            {},
-            log,
-        )
-        objs.append(compile_object(tc, data_c, obj_dir / "mlif_data.o", [COMMON_DIR], {}, [], log))
+        harness = [COMMON_DIR / "main.c", *self.support_sources()]
         includes = [*harness_includes, *artifact.include_dirs]
-        for src in artifact.sources:
-            obj = obj_dir / f"{src.parent.name}__{src.stem}.o"
-            objs.append(
-                compile_object(tc, src, obj, includes, artifact.defines, artifact.extra_cflags, log)
+        units = [Unit(src, src.stem + ".o", harness_includes) for src in harness]
+        units.append(Unit(data_c, "mlif_data.o", [COMMON_DIR]))
+        units += [
+            Unit(
+                src, f"{src.parent.name}__{src.stem}.o", includes, artifact.defines,
+                artifact.extra_cflags,
             )
+            for src in artifact.sources
+        ]  # fmt: skip
+        try:
+            objs = compile_units(self.cache, tc, units, obj_dir, log)
+        except CompileError:
+            log.write_script(work_dir / "compile_commands.sh")
+            raise
         elf = work_dir / self.program_name
         driver = tc.cxx if artifact.needs_cxx and tc.cxx_driver == "g++" else tc.cc
         cmd = [driver, *tc.cflags, *self.link_flags(work_dir), *tc.ldflags]

@@ -1,8 +1,7 @@
 """Compiling and linking C/C++ with a GCC toolchain; every command is recorded.
 
 The recorded commands are written to the run's ``compile_commands.sh`` so that a
-user can rebuild the program by hand. Objects of the shared harness are cached per
-target configuration (content hash of sources and flags).
+user can rebuild the program by hand. Objects are cached by content in objects.py.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...core import proc
-from ...core.cache import Cache, hash_key
 from ...core.errors import CompileError
 
 
@@ -108,50 +106,3 @@ def object_command(
     cmd += [f"-D{k}={v}" if v != "" else f"-D{k}" for k, v in sorted(defines.items())]
     cmd += [f"-I{d}" for d in include_dirs]
     return cmd + ["-c", str(source), "-o", str(obj)]
-
-
-def compile_object(
-    tc: Toolchain,
-    source: Path,
-    obj: Path,
-    include_dirs: list[Path],
-    defines: dict[str, str],
-    extra: list[str],
-    log: CommandLog,
-) -> Path:
-    obj.parent.mkdir(parents=True, exist_ok=True)
-    log.run(
-        object_command(tc, source, obj, include_dirs, defines, extra),
-        what=f"compiling {source.name}",
-    )
-    return obj
-
-
-def cached_objects(
-    cache: Cache,
-    tc: Toolchain,
-    sources: list[Path],
-    include_dirs: list[Path],
-    defines: dict[str, str],
-    log: CommandLog,
-    kind: str = "harness-objects",
-) -> list[Path]:
-    """Compile ``sources`` once per (contents, flags); later runs reuse the objects.
-
-    The headers in ``include_dirs`` are part of the key, so editing one rebuilds.
-    """
-    headers = sorted(p for d in include_dirs if d.is_dir() for p in d.glob("*.h"))
-    key = hash_key(tc.identity(), sorted(defines.items()), *sources, *headers)
-
-    def produce(tmp: Path) -> None:
-        for src in sources:
-            compile_object(
-                tc, src, tmp / (src.stem + ".o"), include_dirs, defines, [], CommandLog()
-            )
-
-    entry = cache.get_or_create(kind, key, produce)
-    objs = [entry / (src.stem + ".o") for src in sources]
-    # Recorded even on a cache hit, so compile_commands.sh rebuilds everything.
-    for src, obj in zip(sources, objs):
-        log.commands.append(object_command(tc, src, obj, include_dirs, defines, []))
-    return objs

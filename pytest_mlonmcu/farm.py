@@ -4,8 +4,9 @@ xdist starts the workers (``--tx socket=HOST:PORT``, ``--tx ssh=HOST``); each us
 host's cache and toolchains, and its records come back to the controller with each test's
 report. This module says where a run ran (the record's ``ran_on``), names the host in the
 reason a run fails or is skipped there, brings a remote run's artifacts back on request
-(``--mlonmcu-fetch-artifacts``) and groups the runs that share expensive builds (one target
-variant) onto one worker under ``--dist loadgroup``.
+(``--mlonmcu-fetch-artifacts``), groups the runs that share expensive builds (one target
+variant) onto one worker under ``--dist loadgroup`` and hands out the runs known to be long
+first (each run's seconds are kept in the cache between sessions).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .core.cache import atomic_write_text, entry_lock
 from .core.case import Case
+from .core.records import RunRecord
 from .rundirs import MARKER, inside
 from .session import RECORD_ATTR, attach_record
 
@@ -47,9 +52,14 @@ def keep_records_when_a_host_dies(config: pytest.Config) -> None:
         config.option.maxworkerrestart = "0"
 
 
-def configure_node(node: Any) -> None:
-    """xdist controller: what a worker needs to know whether it runs elsewhere."""
+def configure_node(node: Any, cache_root: Path) -> None:
+    """xdist controller: what a worker needs to know whether it runs elsewhere, and the
+    seconds of earlier runs (read once here, so every worker sorts its collection alike)."""
     node.workerinput[CONTROLLER_KEY] = [socket.gethostname(), os.getpid()]
+    config = node.config
+    if RUN_SECONDS_STASH not in config.stash:
+        config.stash[RUN_SECONDS_STASH] = read_run_seconds(cache_root)
+    node.workerinput[RUN_SECONDS_KEY] = config.stash[RUN_SECONDS_STASH]
 
 
 def ran_on(config: pytest.Config, cache_root: os.PathLike[str] | str) -> dict[str, Any]:
@@ -97,6 +107,63 @@ def group_by_variant(config: pytest.Config, items: list[pytest.Item]) -> None:
         if isinstance(case, Case) and item.get_closest_marker("xdist_group") is None:
             variant = "-".join([case.target, *case.features])
             item.add_marker(pytest.mark.xdist_group(name=f"mlonmcu-{variant}"))
+
+
+# -- longest first -----------------------------------------------------------------------------
+# xdist hands out tests in collection order; a long run that starts last keeps one worker busy
+# while the others idle. Runs are sorted by their seconds in earlier sessions (longest
+# processing time first); unknown runs (probably cold) go first, tests that are not runs last.
+RUN_SECONDS_FILE = "run-seconds.json"
+RUN_SECONDS_KEY = "mlonmcu_run_seconds"  # workerinput
+RUN_SECONDS_STASH = pytest.StashKey[dict[str, float]]()
+RUN_SECONDS_KEPT = 20_000  # the most recent run ids
+
+
+def read_run_seconds(cache_root: Path) -> dict[str, float]:
+    try:
+        data = json.loads((cache_root / RUN_SECONDS_FILE).read_text())
+        return {str(k): float(v[0]) for k, v in data.items()}
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return {}  # none yet, or unreadable: the collection order stays
+
+
+def remember_run_seconds(cache_root: Path, records: Iterable[RunRecord]) -> None:
+    """Controller, at the end: each finished run's stage seconds, for the next session."""
+    now = time.time()
+    fresh = {
+        r["id"]: [round(sum(s["seconds"] for s in r["stages"].values()), 3), now]
+        for r in records
+        if r["stages"] and r["outcome"] in ("passed", "failed")
+    }
+    if not fresh:
+        return
+    path = cache_root / RUN_SECONDS_FILE
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with entry_lock(path.with_suffix(".lock"), RUN_SECONDS_FILE, timeout=30):
+        try:
+            known = json.loads(path.read_text())
+            known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+        known.update(fresh)
+        kept = sorted(known.items(), key=lambda kv: kv[1][1] if isinstance(kv[1], list) else 0)
+        atomic_write_text(path, json.dumps(dict(kept[-RUN_SECONDS_KEPT:])))
+
+
+def longest_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An xdist worker's collection, runs known to be long first (stable otherwise)."""
+    seconds = getattr(config, "workerinput", {}).get(RUN_SECONDS_KEY)
+    if not seconds:
+        return  # not a worker (-n 0 keeps the order), or nothing known yet
+
+    def rank(item: pytest.Item) -> float:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("mlonmcu_case") if callspec else None
+        if not isinstance(case, Case):
+            return 0.0
+        return -seconds.get(case.id, float("inf"))
+
+    items.sort(key=rank)
 
 
 def pack_artifacts(run_dir: Path) -> str:

@@ -107,6 +107,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     farm.group_by_variant(config, items)
+    farm.longest_first(config, items)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -118,7 +119,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_configure_node(node) -> None:
     # xdist controller: workers compare with the baseline the controller read.
     gates.configure_node(node)
-    farm.configure_node(node)
+    settings = node.config.stash.get(SETTINGS_KEY, None)
+    if settings is not None:
+        farm.configure_node(node, settings.cache.root)
     run_dirs = node.config.stash.get(RUN_DIRS_KEY, None)
     if run_dirs is not None:
         node.workerinput[SESSION_ID_KEY] = run_dirs.session
@@ -196,6 +199,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if path is not None:
         results.write_json(path)
     records = results.sorted_records()
+    farm.remember_run_seconds(config.stash[SETTINGS_KEY].cache.root, records)
     gate_settings = config.stash[gates.GATES_KEY]
     written = []
     if gate_settings.save_baseline is not None:

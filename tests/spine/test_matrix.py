@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI
+from .conftest import BENCH_TEST, HOST, NO_CALLGRIND, TFLMI, USER_CACHE
 
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
 
@@ -151,3 +153,40 @@ def test_extra_parametrization_keeps_separate_artifacts(pytester, run_plugin):
     session = run_plugin("--mlonmcu-model=zoo:toycar", TFLMI, HOST)
     session.result.assert_outcomes(passed=2)
     assert len({r["artifacts"] for r in session.runs}) == 2
+
+
+ORDER_TEST = """
+def test_bench(mlonmcu_case):
+    with open("order.txt", "a") as f:
+        f.write(mlonmcu_case.id + "\\n")
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_xdist_hands_out_the_runs_known_to_be_longest_first(pytester, run_plugin, workers):
+    # Earlier sessions' seconds (farm.py): m2 was long, m1 short, m3 never ran.
+    cache = pytester.path / "cache"
+    cache.mkdir()
+    (cache / "run-seconds.json").write_text(
+        json.dumps({"m1-tflmi-host_x86": [0.5, 1], "m2-tflmi-host_x86": [9.0, 1]})
+    )
+    pytester.makepyfile(test_o=ORDER_TEST)
+    session = run_plugin("-n", workers, "--mlonmcu-model=m1,m2,m3", TFLMI, HOST, cache=cache)
+    assert session.ret == 0, session.output
+    order = (pytester.path / "order.txt").read_text().split()
+    # Without workers the collection order stays; a worker takes unknown runs, then the longest.
+    expected = ["m1", "m2", "m3"] if workers == "0" else ["m3", "m2", "m1"]
+    assert order == [f"{m}-tflmi-host_x86" for m in expected]
+
+
+def test_a_sessions_run_seconds_are_kept_for_the_next(pytester, run_plugin, zoo_toycar):
+    # A model name of its own: no other session writes this run id's entry.
+    name = f"seconds_{time.time_ns()}"
+    shutil.copy(zoo_toycar, pytester.path / f"{name}.tflite")
+    pytester.makepyfile(test_m=BENCH_TEST)
+    session = run_plugin(f"--mlonmcu-model={name}.tflite", TFLMI, HOST, NO_CALLGRIND)
+    assert session.ret == 0, session.output
+    run_id = f"{name}-tflmi-host_x86"
+    stages = session.record(run_id)["stages"]
+    kept = json.loads((USER_CACHE / "run-seconds.json").read_text())[run_id]
+    assert kept[0] == round(sum(s["seconds"] for s in stages.values()), 3) > 0

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import tflite
-from tflite.BuiltinOperator import BuiltinOperator
-from tflite.TensorType import TensorType
 
 from ...core.errors import BuildError
 from ...models.metadata import ReadContext, read_metadata
 
-_OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
-_TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
+
+# The tflite package imports its ~200 schema modules (~130 ms): read only when a model is.
+@functools.cache
+def _enum_names() -> tuple[dict[int, str], dict[int, str]]:
+    from tflite.BuiltinOperator import BuiltinOperator
+    from tflite.TensorType import TensorType
+
+    def names(enum: type) -> dict[int, str]:
+        return {v: k for k, v in vars(enum).items() if not k.startswith("_")}
+
+    return names(BuiltinOperator), names(TensorType)
+
+
 _NUMPY_TYPES = {
     "FLOAT32": np.float32,
     "INT32": np.int32,
@@ -104,6 +113,8 @@ def _empty_table() -> tuple[bytes, int]:
 
 
 def _read_options(op_name: str, op: Any) -> dict[str, Any]:
+    import tflite
+
     """The builtin options the generator needs, as plain values (defaults when absent)."""
     class_name = _OPTIONS.get(op_name)
     if class_name is None:
@@ -196,6 +207,9 @@ def read_model(model_bytes: bytes, origin: str = "model") -> Graph:
     The model is checked first (models/metadata.py: structure, indices, sizes), so a
     corrupt file is a ModelError naming ``origin``; any reader error left is one too.
     """
+    import tflite
+
+    op_names, type_names = _enum_names()
     read_metadata(model_bytes, origin)
     reader = ReadContext(origin)
     with reader.reading("the model's root table"):
@@ -212,7 +226,7 @@ def read_model(model_bytes: bytes, origin: str = "model") -> Graph:
     for i in range(g.TensorsLength()):
         with reader.reading(f"tensor {i}"):
             t = g.Tensors(i)
-            dtype = _TYPE_NAMES.get(t.Type(), f"TYPE{t.Type()}")
+            dtype = type_names.get(t.Type(), f"TYPE{t.Type()}")
             shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
             scales, zps, qdim = _read_quantization(t)
             name = t.Name().decode(errors="replace") if t.Name() else f"t{i}"
@@ -236,7 +250,7 @@ def read_model(model_bytes: bytes, origin: str = "model") -> Graph:
             op = g.Operators(i)
             code = model.OperatorCodes(op.OpcodeIndex())
             builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+            name = op_names.get(builtin, f"BUILTIN_{builtin}")
             if name == "CUSTOM":
                 custom = code.CustomCode()
                 name = f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"

@@ -3,6 +3,7 @@
 install etiss [--source SRC] [--install-dir DIR] [--apt]
 install tflm [--target NAME] [--feature cmsisnn] [--config KEY=VALUE] [--source SRC]
 install zephyr [--base DIR] [--source SRC] [--modules DIRS]
+history [--db PATH|URL] [--metric NAME ...] [--since REV] [--last N] [--plots DIR]
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from .core.config import RunConfig
-from .core.errors import MlonmcuError
+from .core.errors import MlonmcuError, UsageError
 
 
 def _progress(line: str) -> None:
@@ -85,6 +86,30 @@ def _install_zephyr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .history import location, stored_runs
+    from .history.store import commits_since
+    from .history.view import history_table, write_trend_plots
+
+    cwd = Path.cwd()
+    where = location(args.db, cwd)
+    if where is None:
+        raise UsageError("history: --db is off")
+    commits = commits_since(args.since, cwd) if args.since else None
+    runs = stored_runs(where, commits)
+    metrics = args.metric or ["invoke_instructions"]
+    print(f"results history: {where} ({len({r.session for r in runs})} sessions)")
+    for metric in metrics:
+        print()
+        print("\n".join(history_table(runs, metric, args.last)))
+    if args.plots != "off":
+        for path in write_trend_plots(runs, metrics, Path(args.plots)):
+            print(f"trend plot: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_mlonmcu")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -136,6 +161,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zephyr.add_argument("--modules", help="module folders, ';'-separated (with --base)")
     zephyr.set_defaults(func=_install_zephyr)
+
+    history = commands.add_parser(
+        "history", help="a metric of the stored sessions across commits (with deltas, plots)"
+    )
+    history.add_argument(
+        "--db", help="the results database: a path or SQLAlchemy URL "
+        "(default .mlonmcu/history.sqlite here)",
+    )  # fmt: skip
+    history.add_argument(
+        "--metric", action="append", help="metric to show (invoke_instructions); repeatable"
+    )
+    history.add_argument("--since", metavar="REV", help="only REV and the commits after it")
+    history.add_argument(
+        "--last", type=int, default=6, help="columns: the last N commits (0: all; 6)"
+    )
+    history.add_argument(
+        "--plots", default=".mlonmcu/history", help="directory for trend plots, or off"
+    )
+    history.set_defaults(func=_history)
     return parser
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import options
+from . import history, options
 from .core.cache import atomic_write_bytes, atomic_write_text
 from .core.errors import UsageError
 from .core.numbers import as_number, fmt_percent, percent_change
@@ -54,6 +54,8 @@ class ReportSettings:
     plot: Path | None = None
     columns: list[str] = field(default_factory=list)
     renames: dict[str, str] = field(default_factory=dict)
+    history: str | None = None  # the results database (history.py), None when off
+    rootdir: Path = Path(".")  # where git tells the commit
 
     @classmethod
     def from_pytest(cls, config: pytest.Config, yml: dict[str, Any]) -> ReportSettings:
@@ -73,7 +75,11 @@ class ReportSettings:
             if not sep or not old.strip() or not new.strip():
                 raise UsageError(f"--mlonmcu-rename: {item!r} is not OLD=NEW (e.g. rom_bytes=ROM)")
             renames[old.strip()] = new.strip()
-        return cls(path("csv"), path("markdown"), path("plot"), list(columns), renames)
+        history_value, _ = options.resolve(config, yml, "history")
+        root = Path(config.rootpath)
+        where = history.location(history_value, root)
+        history.check_location(where)
+        return cls(path("csv"), path("markdown"), path("plot"), list(columns), renames, where, root)
 
     def shape(self, default: list[Column]) -> list[Column]:
         """The chosen columns (or ``default``), renamed."""
@@ -314,6 +320,14 @@ def write_reports(
 ) -> list[str]:
     """Write the requested files; returns lines naming them for the terminal summary."""
     written = []
+    if settings.history is not None:
+        try:
+            count = history.append_session(settings.history, records, settings.rootdir)
+        except Exception as exc:  # any database's error: the results stay in the other reports
+            written.append(f"results history: could not write {settings.history}: {exc}")
+        else:
+            if count:
+                written.append(f"results history: {count} runs added to {settings.history}")
     if settings.csv is not None:
         atomic_write_text(settings.csv, to_csv(records, settings.shape(csv_columns(records))))
         written.append(f"results CSV: {settings.csv}")

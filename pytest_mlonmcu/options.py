@@ -112,6 +112,13 @@ OPTIONS = [
         "for every cost metric (lower is better); comma list, repeatable",
         yml_key="fail_on",
     ),
+    Option(
+        "history",
+        "append the session's runs to this results database: a path (default "
+        ".mlonmcu/history.sqlite), a SQLAlchemy URL, or off",
+        kind="str",
+        yml_key="history",
+    ),
     # Reports (exporters.py)
     Option("csv", "write the results table as CSV to this path", kind="path", yml_key="csv"),
     Option(

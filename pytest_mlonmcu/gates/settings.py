@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from .. import options
+from .. import history, options
 from ..core.errors import UsageError
-from .baseline import Baseline, FailRule, parse_fail_on
+from .baseline import Baseline, FailRule, baseline_entries, parse_fail_on
 from .budgets import Budget, marker_budgets, parse_budget_expr, parse_pattern_budgets
 
 # workerinput key: the controller's baseline, so every worker compares with the same data.
@@ -47,6 +47,8 @@ class GateSettings:
         if workerinput is not None and WORKER_BASELINE_KEY in workerinput:
             # The controller's copy: workers never re-read a file that may have changed.
             baseline = Baseline.from_wire(workerinput[WORKER_BASELINE_KEY])
+        elif compare_path and str(compare_path).startswith(history.PREFIX):
+            baseline = history_baseline(config, yml, str(compare_path))
         elif compare_path:
             baseline = Baseline.load(Path(compare_path).resolve())
         return cls(
@@ -64,6 +66,17 @@ class GateSettings:
             if fnmatch.fnmatchcase(run_id, pattern):
                 out += budgets
         return out + self.budgets
+
+
+def history_baseline(config: pytest.Config, yml: dict[str, Any], spec: str) -> Baseline:
+    """``history:REV``: the runs the results history holds for commit REV."""
+    rev = spec.removeprefix(history.PREFIX).strip() or "HEAD"
+    value, _ = options.resolve(config, yml, "history")
+    where = history.location(value, Path(config.rootpath))
+    if where is None:
+        raise UsageError(f"--mlonmcu-compare={spec}: the results history is off")
+    commit, records = history.records_at(where, rev, Path(config.rootpath))
+    return Baseline(f"{spec} ({commit[:12]})", baseline_entries(records))
 
 
 def configure_node(node: Any) -> None:

@@ -4,6 +4,7 @@ install etiss [--source SRC] [--install-dir DIR] [--apt]
 install tflm [--target NAME] [--feature cmsisnn] [--config KEY=VALUE] [--source SRC]
 install zephyr [--base DIR] [--source SRC] [--modules DIRS]
 history [--db PATH|URL] [--metric NAME ...] [--since REV] [--last N] [--plots DIR]
+report RESULTS.json ... [--markdown] [--update README.md | --check README.md]
 """
 
 from __future__ import annotations
@@ -110,6 +111,34 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .results_tables import all_tables, load_sessions, readme_blocks, update_readme
+
+    tables = all_tables(load_sessions(Path(p) for p in args.results))
+    if not tables:
+        raise UsageError("report: no table has all its sessions among the given files")
+    if args.check or args.update:
+        readme = Path(args.check or args.update)
+        text = readme.read_text()
+        new, done = update_readme(text, tables)
+        if args.update:
+            readme.write_text(new)
+            print(f"report: {readme}: {', '.join(done) or 'no marked table'} written")
+            return 0
+        stale = [n for n in done if readme_blocks(text)[n] != readme_blocks(new)[n]]
+        for name in stale:
+            print(f"report: {readme}: table {name} differs from the results")
+        print(f"report: {readme}: {len(done) - len(stale)} of {len(done)} tables up to date")
+        return 1 if stale else 0
+    for name, lines in tables.items():
+        print(f"<!-- report:{name} -->")
+        print("\n".join(lines))
+        print(f"<!-- /report:{name} -->\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_mlonmcu")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -180,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--plots", default=".mlonmcu/history", help="directory for trend plots, or off"
     )
     history.set_defaults(func=_history)
+
+    report = commands.add_parser(
+        "report", help="the README's result tables from results JSON files (one per session)"
+    )
+    report.add_argument("results", nargs="+", help="results JSON files (--mlonmcu-json)")
+    report.add_argument(
+        "--markdown", action="store_true", help="Markdown tables (the only format; default)"
+    )
+    where = report.add_mutually_exclusive_group()
+    where.add_argument("--update", metavar="README", help="rewrite the README's marked tables")
+    where.add_argument(
+        "--check", metavar="README", help="exit 1 when a marked table differs from the results"
+    )
+    report.set_defaults(func=_report)
     return parser
 
 

@@ -98,8 +98,10 @@ def test_models_by_path_write_only_under_the_out_dir(pytester, run_plugin, zoo_t
         assert record["outcome"] == "passed"
         assert Path(record["artifacts"]) == out / run_id / "test_m.test_bench"
         assert (Path(record["artifacts"]) / "model.tflite").is_file()
-    # Besides the out dir: the JSON report and pytester's capture of the session's output.
+    # Besides the out dir: the JSON report, pytester's capture of the session's output and
+    # the results history (the rootdir's .mlonmcu/history.sqlite).
     expected = {pytester.path / name for name in ("mlonmcu-results.json", "stdout", "stderr")}
+    expected.add(cwd / ".mlonmcu" / "history.sqlite")
     outside = [p for p in _files(pytester.path) - before if not p.is_relative_to(out)]
     assert set(outside) <= expected, outside
     assert os.listdir(out) != []

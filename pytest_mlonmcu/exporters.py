@@ -18,6 +18,7 @@ import pytest
 
 from . import history, options
 from .core.cache import atomic_write_bytes, atomic_write_text
+from .core.case import model_label, safe_name
 from .core.errors import UsageError
 from .core.numbers import as_number, fmt_percent, percent_change
 from .core.records import RunMetrics, RunRecord
@@ -340,4 +341,43 @@ def write_reports(
         plots = write_plots(records, settings.plot)
         names = ", ".join(p.path.name for p in plots if p.path) or "none (no metric to plot)"
         written.append(f"plots in {settings.plot}: {names}")
+    return written
+
+
+def write_operator_plots(records: list[RunRecord], out_dir: Path) -> list[Path]:
+    """Feature profile: per model, one stacked bar per run (backend-target), a segment per
+    operator type (its instructions summed); ``<out_dir>/operators-<model>.png``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    by_model: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if r.get("operators"):
+            by_model.setdefault(r["model"], []).append(r)
+    written = []
+    for model, runs in sorted(by_model.items()):
+        kinds = sorted({o["operator"] for r in runs for o in r["operators"]})
+        labels = ["-".join([r["backend"], r["target"]]) for r in runs]
+        fig = Figure(figsize=(max(6.4, 2.5 + 1.2 * len(runs)), 4.8), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        bottoms = [0.0] * len(runs)
+        for kind in kinds:
+            heights = [
+                float(sum(o["instructions"] for o in r["operators"] if o["operator"] == kind))
+                for r in runs
+            ]
+            ax.bar(range(len(runs)), heights, 0.6, bottom=bottoms, label=kind)
+            bottoms = [b + h for b, h in zip(bottoms, heights)]
+        ax.set_xticks(range(len(runs)), labels, rotation=20, ha="right")
+        ax.set_ylabel("invoke instructions")
+        ax.set_title(f"{model}: instructions per operator type")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        fig.tight_layout()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"operators-{safe_name(model_label(model))}.png"
+        fig.savefig(path)
+        written.append(path)
     return written

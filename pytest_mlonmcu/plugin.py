@@ -25,7 +25,7 @@ from .fixtures import (  # noqa: F401  (fixtures are collected from this module)
 )
 from .listing import describe_components
 from .matrix import expand
-from .report import summary_table
+from .report import operator_table, summary_table
 from .rundirs import RunDirs, new_session_id
 from .session import SessionResults, attach_case, attach_record, make_record
 from .settings import SessionSettings, session_boards
@@ -205,6 +205,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if gate_settings.save_baseline is not None:
         written += gates.write_baseline(records, gate_settings.save_baseline)
     written += exporters.write_reports(records, config.stash[exporters.REPORTS_KEY], gate_settings)
+    plots = exporters.write_operator_plots(records, config.stash[SETTINGS_KEY].out_dir)
+    if plots:
+        written.append(f"operator plots: {', '.join(str(p) for p in plots)}")
     config.stash[WRITTEN_KEY] = written
 
 
@@ -230,6 +233,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"results JSON: {path}")
     for line in config.stash.get(WRITTEN_KEY, []):
         terminalreporter.write_line(line)
+    profiled = [r for r in records if r.get("operators")]
+    if profiled and verbosity > 0:  # feature profile
+        terminalreporter.write_sep("=", "mlonmcu operators")
+        for record in profiled:
+            terminalreporter.write_line(f"{record['id']}:")
+            for line in operator_table(record):
+                terminalreporter.write_line("  " + line)
     gate_lines = gates.summary_lines(records, config.stash[gates.GATES_KEY], verbosity)
     if gate_lines:
         terminalreporter.write_sep("=", "mlonmcu gates")

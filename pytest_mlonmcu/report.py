@@ -156,3 +156,23 @@ def summary_table(
     rows = [[c.text(r) for c in columns] for r in records]
     numeric = {i for i, c in enumerate(columns) if c.numeric}
     return format_table([c.title for c in columns], rows, numeric)
+
+
+def operator_table(record: RunRecord) -> list[str]:
+    """Feature profile: the run's operators, their instructions and share of the invoke."""
+    rows_in = record.get("operators") or []
+    total = sum(r["instructions"] for r in rows_in) or 1
+    rows = [
+        [
+            str(r["index"]),
+            r["operator"],
+            "x".join(map(str, r["output_shape"])) or "-",
+            fmt_number(r["macs"]) if r["macs"] else "-",
+            fmt_number(r["instructions"]),
+            f"{r['instructions_per_mac']:.2f}" if r["instructions_per_mac"] is not None else "-",
+            f"{100 * r['instructions'] / total:.1f}%",
+        ]
+        for r in rows_in
+    ]
+    headers = ["#", "operator", "output", "MACs", "instructions", "instr/MAC", "share"]
+    return format_table(headers, rows, {0, 3, 4, 5, 6})

@@ -66,6 +66,8 @@ class Run:
     reference: list[list[np.ndarray]] | None = None
     validation: ValidationResult | None = None
     done: Stage | None = None
+    # Feature profile: one row per operator (operator_rows), in the record's "operators".
+    operators: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.backend: Backend = BACKENDS.get(self.case.backend)(
@@ -207,6 +209,34 @@ class Run:
     def _stage_run(self) -> None:
         self.output = self.target.run(self.program, self._stage_dir("run"))
         self.metrics.update(self.output.metrics)
+        if self.output.op_counts:
+            self._profile_rows()
+
+    def _profile_rows(self) -> None:
+        """Feature profile: each operator's instructions (its bracket's count minus an empty
+        bracket's), the bracket's cost and what the invoke spent outside every bracket."""
+        assert self.output is not None and self.model is not None
+        bracket = self.output.op_bracket or 0
+        self.operators = operator_rows(self.output.op_counts, bracket, self.model.metadata)
+        raw = sum(self.output.op_counts.values())
+        self.metrics["profile_bracket_instructions"] = bracket
+        self.metrics["profile_brackets"] = len(self.output.op_counts)
+        invoke = self.metrics.get("invoke_instructions")
+        if isinstance(invoke, int):
+            self.metrics["profile_outside_instructions"] = invoke - raw
+        header = [
+            "index",
+            "operator",
+            "output_shape",
+            "macs",
+            "instructions",
+            "instructions_per_mac",
+        ]
+        lines = [",".join(header)]
+        for row in self.operators:
+            shape = "x".join(map(str, row["output_shape"]))
+            lines.append(",".join(str(row[k]) if k != "output_shape" else shape for k in header))
+        atomic_write_text(self.artifacts_dir / "run" / "operators.csv", "\n".join(lines) + "\n")
 
     def _stage_postprocess(self) -> None:
         mode_text = self.config.scoped("validation").get("mode") or self.backend.validation
@@ -220,3 +250,24 @@ class Run:
             for extra in self.hook.pytest_mlonmcu_add_metrics(run=self):
                 if extra:
                     self.metrics.update(extra)
+
+
+def operator_rows(counts: dict[int, int], bracket: int, meta: Any) -> list[dict[str, Any]]:
+    """Rows of feature profile, one per operator of the model: index, operator type, output
+    shape, MACs, instructions (its bracket's count minus an empty bracket's; 0 for an
+    operator without code, e.g. a RESHAPE that only renames a buffer), instructions per MAC."""
+    rows = []
+    for index, name in enumerate(meta.ops):
+        macs = meta.op_macs[index] if index < len(meta.op_macs) else 0
+        instructions = counts[index] - bracket if index in counts else 0
+        rows.append(
+            {
+                "index": index,
+                "operator": name,
+                "output_shape": meta.op_output_shapes[index],
+                "macs": macs,
+                "instructions": instructions,
+                "instructions_per_mac": round(instructions / macs, 3) if macs else None,
+            }
+        )
+    return rows

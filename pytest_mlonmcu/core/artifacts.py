@@ -27,6 +27,9 @@ class Artifact:
     libraries: list[Path] = field(default_factory=list)
     extra_cflags: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Feature profile: the code brackets each operator with cgen_profile_op(index, 0/1); the
+    # harness then provides it and reports each operator's instructions.
+    profiled: bool = False
     # For kind == "host_runner": the model file and backend settings the runner needs.
     runner: dict[str, Any] = field(default_factory=dict)
 
@@ -56,3 +59,7 @@ class RunOutput:
     metrics: dict[str, Any] = field(default_factory=dict)
     log_path: Path | None = None
     command: list[str] = field(default_factory=list)
+    # Feature profile: {operator index: instructions in its bracket} of the first invoke,
+    # and an empty bracket's instructions (the cost of the bracket itself).
+    op_counts: dict[int, int] = field(default_factory=dict)
+    op_bracket: int | None = None

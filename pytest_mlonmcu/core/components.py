@@ -46,6 +46,8 @@ class Target(Component):
 
     # "riscv", "arm" or "x86": backends and features check compatibility with it.
     family: ClassVar[str] = ""
+    # The program reads an exact instruction counter itself (feature profile brackets with it).
+    in_program_counter: ClassVar[bool] = False
     # Executables this target needs, with the Debian package that has them.
     required_tools: ClassVar[dict[str, str]] = {}
 

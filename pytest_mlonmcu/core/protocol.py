@@ -32,6 +32,10 @@ class HarnessReport:
     done_rc: int | None = None
     errors: list[str] = field(default_factory=list)
     metrics: dict[str, int] = field(default_factory=dict)
+    # Feature profile: (sample, run) -> {operator index: instructions in its bracket}, and
+    # the instructions of an empty bracket.
+    op_counts: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
+    op_bracket: int | None = None
 
     @property
     def complete(self) -> bool:
@@ -93,6 +97,12 @@ def parse_harness_output(text: str) -> HarnessReport:
                 report.done_rc = int(parts[2])
             elif kind == "metric":
                 report.metrics[parts[2]] = int(parts[3])
+            elif kind == "op":
+                report.op_counts.setdefault((int(parts[2]), int(parts[3])), {})[int(parts[4])] = (
+                    int(parts[5])
+                )
+            elif kind == "opbracket":
+                report.op_bracket = int(parts[2])
             elif kind == "error":
                 report.errors.append(" ".join(parts[2:]))
         except (IndexError, ValueError):

@@ -82,6 +82,8 @@ class RunRecord(TypedDict):
     gate_failures: NotRequired[list[str]]
     # Where it ran (farm.py): host, xdist worker, remote or not, the cache it used.
     ran_on: NotRequired[dict[str, Any]]
+    # Feature profile: one row per operator (run.operator_rows).
+    operators: NotRequired[list[dict[str, Any]]]
 
 
 # What xdist's execnet channel and strict JSON carry: ints in [-2**31, 2**63) (execnet packs a

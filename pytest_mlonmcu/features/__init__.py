@@ -11,6 +11,7 @@ from ..core.components import Backend, Feature, Target
 from ..core.errors import UsageError
 from ..core.registry import Registry
 from .cmsisnn import CmsisNN
+from .profile import Profile
 from .tvm_features import Autotune, LayoutNchw, ScheduleNone
 
 FEATURES: Registry[Feature] = Registry("feature")
@@ -25,5 +26,5 @@ def check_features(features: tuple[str, ...], backend: type[Backend], target: ty
 
 def register_builtin_features() -> None:
     """Built-in features register here (one module per feature)."""
-    for cls in (CmsisNN, LayoutNchw, ScheduleNone, Autotune):
+    for cls in (CmsisNN, LayoutNchw, ScheduleNone, Autotune, Profile):
         FEATURES.register(cls, replace=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..backends import BACKENDS
 from ..core.components import Feature
+from .common import backends_with
 
 if TYPE_CHECKING:
     from ..core.components import Backend, Target
@@ -24,10 +24,9 @@ class CmsisNN(Feature):
     @classmethod
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
         if cls.name not in backend.features:
-            users = ", ".join(b.name for b in BACKENDS if cls.name in b.features) or "none"
             return (
                 f"CMSIS-NN kernels are a TFLite Micro option that backend {backend.name} does "
-                f"not have (backends with it: {users})"
+                f"not have (backends with it: {backends_with(cls.name)})"
             )
         if target.family != "arm":
             return (

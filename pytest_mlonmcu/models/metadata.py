@@ -102,6 +102,8 @@ class ModelMetadata:
     param_bytes: int  # constant tensor data (weights, biases)
     macs: int
     custom_ops: list[str] = field(default_factory=list)
+    op_macs: list[int] = field(default_factory=list)  # per operator, in execution order
+    op_output_shapes: list[list[int]] = field(default_factory=list)  # its first output's
 
     @property
     def op_set(self) -> list[str]:
@@ -487,7 +489,8 @@ def read_metadata(data: bytes, origin: str = "model") -> ModelMetadata:
     _check_sizes(reader, tensors, inputs, outputs)
     shapes = [t.info.shape for t in tensors]
     names = [name for name, _, _ in ops]
-    macs = sum(_op_macs(name, shapes, i, o) for name, i, o in ops)
+    op_macs = [_op_macs(name, shapes, i, o) for name, i, o in ops]
+    macs = sum(op_macs)
     variable = {t.buffer for t in tensors if t.variable}
     counted: set[int] = set()
     param_bytes = 0
@@ -504,4 +507,6 @@ def read_metadata(data: bytes, origin: str = "model") -> ModelMetadata:
         param_bytes,
         macs,
         custom,
+        op_macs,
+        [list(shapes[o[0]]) if o and o[0] >= 0 else [] for _, _, o in ops],
     )

@@ -75,6 +75,7 @@ class Etiss(CompiledTarget):
     name = "etiss"
     description = "RV32 (rv32gc default) on the ETISS instruction-set simulator; exact instret"
     family = "riscv"
+    in_program_counter = True
     config_keys = {
         "arch": "rv32gc",
         "optimize": "2",

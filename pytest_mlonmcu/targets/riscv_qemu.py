@@ -39,6 +39,7 @@ class RiscvQemu(QemuTarget):
         "exact instructions from minstret under -icount shift=0"
     )
     family = "riscv"
+    in_program_counter = True
     config_keys = {
         "arch": "rv32gc",
         "rom_size": "2MiB",

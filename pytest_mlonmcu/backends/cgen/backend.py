@@ -23,6 +23,7 @@ class CgenBackend(Backend):
     framework = "cgen"
     description = "static C code generation with the project's int8 kernels (bit-exact with TFLM)"
     validation = "exact"
+    features = frozenset({"profile"})
     config_keys = {"variant": "optimized (or reference: plain kernels for comparison)"}
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
@@ -31,11 +32,14 @@ class CgenBackend(Backend):
         variant = self.config.get_choice("variant", ["optimized", "reference"], "optimized")
         with naming_model(model.path):
             out = generate(model.data, work_dir, variant=variant, origin=str(model.path))
+        profiled = "profile" in self.features
         return Artifact(
             backend=self.name,
             directory=work_dir,
             sources=list(out.sources),
             include_dirs=list(out.include_dirs),
+            defines={"CGEN_PROFILE": "1"} if profiled else {},
+            profiled=profiled,
             metrics={
                 "arena_bytes": out.arena_bytes,
                 "arena_lower_bound_bytes": out.arena_lower_bound,

@@ -126,6 +126,60 @@ __attribute__((noinline)) static int load_inputs(size_t s) {
   return 0;
 }
 
+#ifdef MLIF_PROFILE
+/*
+ * Feature profile: generated code brackets operator i with cgen_profile_op(i, 0) and
+ * cgen_profile_op(i, 1). Each bracket's counter difference is kept and printed after the
+ * invoke (outside the measured region) as
+ *   MLIF op <sample> <run> <index> <instructions in the bracket>
+ * and once, the same difference for an empty bracket (the bracket's own cost):
+ *   MLIF opbracket <instructions>
+ */
+#define MLIF_PROFILE_SLOTS 1024
+#define MLIF_PROFILE_EMPTY (MLIF_PROFILE_SLOTS - 1) /* the empty bracket's slot */
+static uint64_t profile_count[MLIF_PROFILE_SLOTS];
+static uint8_t profile_seen[MLIF_PROFILE_SLOTS]; /* operators without code have no bracket */
+static uint64_t profile_start;
+static int profile_last = -1;
+
+__attribute__((noinline)) void cgen_profile_op(int index, int end) {
+  uint64_t now = mlif_target_counter();
+  if (!end) {
+    profile_start = now;
+  } else if (index >= 0 && index < MLIF_PROFILE_SLOTS) {
+    profile_count[index] += now - profile_start;
+    profile_seen[index] = 1;
+    if (index != MLIF_PROFILE_EMPTY && index > profile_last) profile_last = index;
+  }
+}
+
+static void profile_empty_bracket(void) {
+  cgen_profile_op(MLIF_PROFILE_EMPTY, 0);
+  cgen_profile_op(MLIF_PROFILE_EMPTY, 1);
+  put_str("MLIF opbracket ");
+  put_u64(profile_count[MLIF_PROFILE_EMPTY]);
+  put_char('\n');
+}
+
+static void profile_report(size_t sample, size_t run) {
+  for (int i = 0; i <= profile_last; i++) {
+    if (!profile_seen[i]) continue;
+    put_str("MLIF op ");
+    put_u64(sample);
+    put_char(' ');
+    put_u64(run);
+    put_char(' ');
+    put_int(i);
+    put_char(' ');
+    put_u64(profile_count[i]);
+    put_char('\n');
+    profile_count[i] = 0;
+    profile_seen[i] = 0;
+  }
+  profile_last = -1;
+}
+#endif
+
 int main(void) {
   mlif_target_init();
   paint_stack();
@@ -142,6 +196,9 @@ int main(void) {
   put_char('\n');
   if (rc != 0) return finish(rc);
 
+#ifdef MLIF_PROFILE
+  profile_empty_bracket();
+#endif
   if (mlif_model_num_inputs() != mlif_sample_input_count) {
     put_str("MLIF error input count mismatch\n");
     return finish(3);
@@ -163,6 +220,9 @@ int main(void) {
       put_char(' ');
       put_count(c0, c1);
       put_char('\n');
+#ifdef MLIF_PROFILE
+      profile_report(s, run);
+#endif
       if (rc != 0) return finish(rc);
       /* Every invoke gets the sample's inputs: a model may reuse their memory. */
       if (run + 1 < mlif_sample_invoke_runs && load_inputs(s) != 0) return finish(3);

@@ -110,7 +110,14 @@ class CompiledTarget(Target):
         harness_includes = [COMMON_DIR, *self.support_include_dirs()]
         harness = [COMMON_DIR / "main.c", *self.support_sources()]
         includes = [*harness_includes, *artifact.include_dirs]
-        units = [Unit(src, src.stem + ".o", harness_includes) for src in harness]
+        # Feature profile: main.c with the per-operator brackets (another cached object).
+        main_defines = {"MLIF_PROFILE": "1"} if artifact.profiled else {}
+        units = [
+            Unit(
+                src, src.stem + ".o", harness_includes, main_defines if src.name == "main.c" else {}
+            )
+            for src in harness
+        ]
         units.append(Unit(data_c, "mlif_data.o", [COMMON_DIR]))
         units += [
             Unit(
@@ -202,7 +209,8 @@ class CompiledTarget(Target):
                 metrics["invoke_instructions_max"] = max(counts)
         if report.stack_bytes is not None:
             metrics["stack_bytes"] = report.stack_bytes
-        return RunOutput(report.output_list(), metrics, log_path, cmd)
+        first = report.op_counts.get((0, 0), {})
+        return RunOutput(report.output_list(), metrics, log_path, cmd, first, report.op_bracket)
 
 
 def run_with_timeout(

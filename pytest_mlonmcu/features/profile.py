@@ -1,0 +1,39 @@
+"""profile: instructions per operator, by bracketing each generated kernel call with the
+target's own counter (instret on RISC-V), read by the program itself.
+
+Rows (index, operator, output shape, MACs, instructions, instructions per MAC) go into the
+record's ``"operators"``, the run's ``run/operators.csv``, a table under ``-v`` and a stacked
+bar plot per model. Implemented for backend cgen on targets whose program reads an exact
+counter (``Target.in_program_counter``: etiss, riscv_qemu); tflmi (TFLM's MicroProfiler),
+tvmaot/tvmaotplus and the counters from outside the program (the Cortex-M TCG plugin,
+callgrind) are not yet.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..core.components import Feature
+from .common import backends_with
+
+if TYPE_CHECKING:
+    from ..core.components import Backend, Target
+
+
+class Profile(Feature):
+    name = "profile"
+    description = "instructions per operator (backend cgen; etiss, riscv_qemu)"
+
+    @classmethod
+    def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
+        if cls.name not in backend.features:
+            return (
+                f"per-operator counts are not implemented for backend {backend.name} yet "
+                f"(backends with them: {backends_with(cls.name)})"
+            )
+        if not target.in_program_counter:
+            return (
+                f"target {target.name} counts from outside the program; per-operator counts "
+                "need a counter the program reads (etiss, riscv_qemu)"
+            )
+        return None

@@ -1,0 +1,94 @@
+"""Feature profile: instructions per operator, bracketed with the target's own counter."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MLPERF_DIR = Path(
+    os.environ.get("MLONMCU_MODELS_DIR") or REPO.parent / "shared" / "models" / "mlperf_tiny"
+)
+pytestmark = [
+    pytest.mark.skipif(
+        not (shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")),
+        reason="the RISC-V toolchain or qemu-system-riscv32 is not installed",
+    ),
+    pytest.mark.skipif(not MLPERF_DIR.is_dir(), reason=f"no MLPerf Tiny models at {MLPERF_DIR}"),
+]
+
+
+def session(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-v", "-p", "no:cacheprovider",
+        f"--rootdir={tmp_path}", f"--mlonmcu-models-dir={MLPERF_DIR}",
+        "--mlonmcu-model=toycar,aww", "--mlonmcu-backend=cgen",
+        f"--mlonmcu-json={tmp_path / name}.json", f"--mlonmcu-out={tmp_path / name}",
+        "--mlonmcu-history=off", *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+
+
+def runs(tmp_path: Path, name: str) -> dict[str, dict]:
+    return {r["id"]: r for r in json.loads((tmp_path / f"{name}.json").read_text())["runs"]}
+
+
+def test_operator_rows_account_for_every_invoke_instruction(tmp_path):
+    profiled = session(
+        tmp_path, "profiled", "--mlonmcu-target=riscv_qemu,etiss", "--mlonmcu-feature=profile"
+    )
+    assert profiled.returncode == 0, profiled.stdout[-3000:]
+    plain = session(tmp_path, "plain", "--mlonmcu-target=riscv_qemu")
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    for model in ("toycar", "aww"):
+        record = runs(tmp_path, "profiled")[f"{model}-cgen-riscv_qemu-profile"]
+        rows, m = record["operators"], record["metrics"]
+        assert [r["index"] for r in rows] == list(range(m["model_ops"]))
+        for r in rows:  # an operator without code (a RESHAPE renames a buffer) costs nothing
+            assert r["instructions"] > 0 or r["operator"] == "RESHAPE", r
+            if r["macs"]:
+                assert r["instructions_per_mac"] == round(r["instructions"] / r["macs"], 3)
+        total = sum(r["instructions"] for r in rows)
+        # Every instruction of the profiled invoke: in an operator, in a bracket (an empty
+        # bracket's count, measured by the harness), or outside every bracket.
+        brackets = m["profile_brackets"] * m["profile_bracket_instructions"]
+        assert total == m["invoke_instructions"] - brackets - m["profile_outside_instructions"]
+        assert 0 < m["profile_bracket_instructions"] <= 40
+        # The same operators in the program without brackets: only mlif_model_invoke's own
+        # entry and exit (a few dozen instructions) are in no row.
+        unprofiled = runs(tmp_path, "plain")[f"{model}-cgen-riscv_qemu"]["metrics"]
+        assert 0 <= unprofiled["invoke_instructions"] - total <= 40
+        # Both RISC-V targets count every operator alike.
+        etiss = runs(tmp_path, "profiled")[f"{model}-cgen-etiss-profile"]["operators"]
+        assert etiss == rows
+        # The run's CSV and the model's stacked bar plot.
+        run_dir = Path(record["artifacts"])
+        with (run_dir / "run" / "operators.csv").open() as f:
+            table = list(csv.DictReader(f))
+        assert [int(r["instructions"]) for r in table] == [r["instructions"] for r in rows]
+        assert (tmp_path / "profiled" / f"operators-{model}.png").stat().st_size > 0
+    # The -v table.
+    assert "mlonmcu operators" in profiled.stdout
+    assert "aww-cgen-riscv_qemu-profile:" in profiled.stdout
+
+
+def test_profile_where_it_is_not_implemented_is_a_usage_error(tmp_path):
+    tflmi = session(
+        tmp_path, "t", "--mlonmcu-backend=tflmi", "--mlonmcu-target=riscv_qemu",
+        "--mlonmcu-feature=profile",
+    )  # fmt: skip
+    assert tflmi.returncode != 0
+    assert (
+        "feature profile with tflmi on riscv_qemu: per-operator counts are not implemented for "
+        "backend tflmi yet (backends with them: cgen)"
+    ) in tflmi.stdout + tflmi.stderr
+    arm = session(tmp_path, "a", "--mlonmcu-target=cortexm_qemu", "--mlonmcu-feature=profile")
+    assert arm.returncode != 0
+    assert "target cortexm_qemu counts from outside the program" in arm.stdout + arm.stderr

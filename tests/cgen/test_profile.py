@@ -25,11 +25,13 @@ pytestmark = [
 ]
 
 
-def session(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+def session(
+    tmp_path: Path, name: str, *args: str, backend: str = "cgen"
+) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-v", "-p", "no:cacheprovider",
         f"--rootdir={tmp_path}", f"--mlonmcu-models-dir={MLPERF_DIR}",
-        "--mlonmcu-model=toycar,aww", "--mlonmcu-backend=cgen",
+        "--mlonmcu-model=toycar,aww", f"--mlonmcu-backend={backend}",
         f"--mlonmcu-json={tmp_path / name}.json", f"--mlonmcu-out={tmp_path / name}",
         "--mlonmcu-history=off", *args,
     ]  # fmt: skip
@@ -40,15 +42,25 @@ def runs(tmp_path: Path, name: str) -> dict[str, dict]:
     return {r["id"]: r for r in json.loads((tmp_path / f"{name}.json").read_text())["runs"]}
 
 
-def test_operator_rows_account_for_every_invoke_instruction(tmp_path):
+# What the rows of an operator-by-operator profile leave out of the plain program's invoke:
+# cgen: mlif_model_invoke's entry and exit; tflmi: the interpreter's loop around the operators.
+UNBRACKETED = {"cgen": 40, "tflmi": 400}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["cgen", pytest.param("tflmi", marks=pytest.mark.slow)],  # tflmi: builds TFLM
+)
+def test_operator_rows_account_for_every_invoke_instruction(tmp_path, backend):
     profiled = session(
-        tmp_path, "profiled", "--mlonmcu-target=riscv_qemu,etiss", "--mlonmcu-feature=profile"
-    )
+        tmp_path, "profiled", "--mlonmcu-target=riscv_qemu,etiss", "--mlonmcu-feature=profile",
+        backend=backend,
+    )  # fmt: skip
     assert profiled.returncode == 0, profiled.stdout[-3000:]
-    plain = session(tmp_path, "plain", "--mlonmcu-target=riscv_qemu")
+    plain = session(tmp_path, "plain", "--mlonmcu-target=riscv_qemu", backend=backend)
     assert plain.returncode == 0, plain.stdout[-3000:]
     for model in ("toycar", "aww"):
-        record = runs(tmp_path, "profiled")[f"{model}-cgen-riscv_qemu-profile"]
+        record = runs(tmp_path, "profiled")[f"{model}-{backend}-riscv_qemu-profile"]
         rows, m = record["operators"], record["metrics"]
         assert [r["index"] for r in rows] == list(range(m["model_ops"]))
         for r in rows:  # an operator without code (a RESHAPE renames a buffer) costs nothing
@@ -61,12 +73,12 @@ def test_operator_rows_account_for_every_invoke_instruction(tmp_path):
         brackets = m["profile_brackets"] * m["profile_bracket_instructions"]
         assert total == m["invoke_instructions"] - brackets - m["profile_outside_instructions"]
         assert 0 < m["profile_bracket_instructions"] <= 40
-        # The same operators in the program without brackets: only mlif_model_invoke's own
-        # entry and exit (a few dozen instructions) are in no row.
-        unprofiled = runs(tmp_path, "plain")[f"{model}-cgen-riscv_qemu"]["metrics"]
-        assert 0 <= unprofiled["invoke_instructions"] - total <= 40
+        # The same operators in the program without brackets: only the code around them
+        # (UNBRACKETED) is in no row.
+        unprofiled = runs(tmp_path, "plain")[f"{model}-{backend}-riscv_qemu"]["metrics"]
+        assert 0 <= unprofiled["invoke_instructions"] - total <= UNBRACKETED[backend]
         # Both RISC-V targets count every operator alike.
-        etiss = runs(tmp_path, "profiled")[f"{model}-cgen-etiss-profile"]["operators"]
+        etiss = runs(tmp_path, "profiled")[f"{model}-{backend}-etiss-profile"]["operators"]
         assert etiss == rows
         # The run's CSV and the model's stacked bar plot.
         run_dir = Path(record["artifacts"])
@@ -76,19 +88,19 @@ def test_operator_rows_account_for_every_invoke_instruction(tmp_path):
         assert (tmp_path / "profiled" / f"operators-{model}.png").stat().st_size > 0
     # The -v table.
     assert "mlonmcu operators" in profiled.stdout
-    assert "aww-cgen-riscv_qemu-profile:" in profiled.stdout
+    assert f"aww-{backend}-riscv_qemu-profile:" in profiled.stdout
 
 
 def test_profile_where_it_is_not_implemented_is_a_usage_error(tmp_path):
-    tflmi = session(
-        tmp_path, "t", "--mlonmcu-backend=tflmi", "--mlonmcu-target=riscv_qemu",
-        "--mlonmcu-feature=profile",
+    tvm = session(
+        tmp_path, "t", "--mlonmcu-target=riscv_qemu", "--mlonmcu-feature=profile",
+        backend="tvmaotplus",
     )  # fmt: skip
-    assert tflmi.returncode != 0
+    assert tvm.returncode != 0
     assert (
-        "feature profile with tflmi on riscv_qemu: per-operator counts are not implemented for "
-        "backend tflmi yet (backends with them: cgen)"
-    ) in tflmi.stdout + tflmi.stderr
+        "feature profile with tvmaotplus on riscv_qemu: per-operator counts are not implemented "
+        "for backend tvmaotplus yet (backends with them: cgen, tflmi)"
+    ) in tvm.stdout + tvm.stderr
     arm = session(tmp_path, "a", "--mlonmcu-target=cortexm_qemu", "--mlonmcu-feature=profile")
     assert arm.returncode != 0
     assert "target cortexm_qemu counts from outside the program" in arm.stdout + arm.stderr

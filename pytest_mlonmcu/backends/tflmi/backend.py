@@ -84,7 +84,9 @@ class TflmiBackend(Backend):
         "arena_size": "auto (smallest that works on the target)",
         "debug_log": "true (TFLM's messages through the harness; false: no vsnprintf)",
     }
-    features = frozenset({"cmsisnn"})
+    features = frozenset({"cmsisnn", "profile"})
+    # Features that change the TFLM library itself (a library variant each).
+    library_features = frozenset({"cmsisnn"})
 
     def unavailable_reason(self) -> str | None:
         # The wheel runs host_x86 and makes the reference outputs for every target.
@@ -151,7 +153,7 @@ class TflmiBackend(Backend):
 
     def library(self, target: CompiledTarget, methods: Sequence[str] | None = None) -> TflmLibrary:
         """The target's TFLM library; with ``methods``, only the kernels they reach."""
-        spec = spec_for_target(target, self.features)
+        spec = spec_for_target(target, [f for f in self.features if f in self.library_features])
         # Progress goes to the log (shown for failing tests); `python -m pytest_mlonmcu install
         # tflm --target NAME` builds the whole library with the progress on the terminal.
         return ensure_tflm_library(
@@ -192,6 +194,7 @@ class TflmiBackend(Backend):
             work_dir / "tflmi_glue.cc",
             [work_dir / "tflmi_glue.h", work_dir / OPS_HEADER, COMMON_DIR / "mlif.h"],
             self.cache,
+            extra_defines={"MLIF_TFLM_PROFILE": "1"} if "profile" in self.features else None,
         )
         atomic_write_text(
             work_dir / "tflmi_glue_command.sh", "#!/bin/sh\n" + shlex.join(glue_cmd) + "\n"
@@ -222,6 +225,7 @@ class TflmiBackend(Backend):
             libraries=[glue, lib.archive],
             # Same C++ dialect as the library (no RTTI/exceptions, no unwind tables).
             extra_cflags=[*lib.cxxflags, "-fno-unwind-tables", "-fno-asynchronous-unwind-tables"],
+            profiled="profile" in self.features,  # the glue's profiler calls the harness
         )
 
     def probe_arena(

@@ -507,6 +507,7 @@ def compile_with_library(
     headers: Sequence[Path],
     cache: Cache,
     include_dirs: Sequence[Path] = (),
+    extra_defines: dict[str, str] | None = None,
 ) -> tuple[Path, list[str]]:
     """Compile a C++ file that uses TFLM's headers with the library's own flags, cached.
 
@@ -514,9 +515,12 @@ def compile_with_library(
     depends on nothing else but the library, so programs of every target that shares the
     library share it too. Returns the object and the command that made it.
     """
+    all_defines = {**lib.defines, **(extra_defines or {})}
     key = hash_key("tflm-obj-v1", lib.key, source, *headers, [str(d) for d in include_dirs])
+    if extra_defines:  # keys of the objects without them stay as they were
+        key = hash_key(key, sorted(extra_defines.items()))
     spec = lib.spec
-    defines = [f"-D{k}={v}" if v else f"-D{k}" for k, v in sorted(lib.defines.items())]
+    defines = [f"-D{k}={v}" if v else f"-D{k}" for k, v in sorted(all_defines.items())]
     obj_name = source.stem + ".o"
 
     def command(where: Path) -> list[str]:

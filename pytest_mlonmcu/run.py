@@ -217,7 +217,8 @@ class Run:
         bracket's), the bracket's cost and what the invoke spent outside every bracket."""
         assert self.output is not None and self.model is not None
         bracket = self.output.op_bracket or 0
-        self.operators = operator_rows(self.output.op_counts, bracket, self.model.metadata)
+        labels = self.artifact.operators if self.artifact is not None else []
+        self.operators = operator_rows(self.output.op_counts, bracket, self.model.metadata, labels)
         raw = sum(self.output.op_counts.values())
         self.metrics["profile_bracket_instructions"] = bracket
         self.metrics["profile_brackets"] = len(self.output.op_counts)
@@ -252,19 +253,27 @@ class Run:
                     self.metrics.update(extra)
 
 
-def operator_rows(counts: dict[int, int], bracket: int, meta: Any) -> list[dict[str, Any]]:
-    """Rows of feature profile, one per operator of the model: index, operator type, output
-    shape, MACs, instructions (its bracket's count minus an empty bracket's; 0 for an
+def operator_rows(
+    counts: dict[int, int], bracket: int, meta: Any, labels: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of feature profile, one per bracket of the backend: the model's operators (or
+    ``labels``: what each bracket is, e.g. TVM's fused kernels). Each row: index, operator,
+    output shape, MACs, instructions (its bracket's count minus an empty bracket's; 0 for an
     operator without code, e.g. a RESHAPE that only renames a buffer), instructions per MAC."""
+    if not labels:
+        labels = [
+            {"operator": name, "output_shape": meta.op_output_shapes[i], "macs": meta.op_macs[i]}
+            for i, name in enumerate(meta.ops)
+        ]
     rows = []
-    for index, name in enumerate(meta.ops):
-        macs = meta.op_macs[index] if index < len(meta.op_macs) else 0
+    for index, label in enumerate(labels):
+        macs = label.get("macs") or 0
         instructions = counts[index] - bracket if index in counts else 0
         rows.append(
             {
                 "index": index,
-                "operator": name,
-                "output_shape": meta.op_output_shapes[index],
+                "operator": label["operator"],
+                "output_shape": list(label["output_shape"]),
                 "macs": macs,
                 "instructions": instructions,
                 "instructions_per_mac": round(instructions / macs, 3) if macs else None,

@@ -30,6 +30,9 @@ class Artifact:
     # Feature profile: the code brackets each operator with cgen_profile_op(index, 0/1); the
     # harness then provides it and reports each operator's instructions.
     profiled: bool = False
+    # ... and what each bracket is when it is not the model's operator of that index (TVM's
+    # fused kernels): {"operator", "output_shape", "macs"} per bracket index.
+    operators: list[dict[str, Any]] = field(default_factory=list)
     # For kind == "host_runner": the model file and backend settings the runner needs.
     runner: dict[str, Any] = field(default_factory=dict)
 

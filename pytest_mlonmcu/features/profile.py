@@ -1,12 +1,14 @@
 """profile: instructions per operator, by bracketing each operator with the target's own
-counter (instret on RISC-V), read by the program itself: cgen's generated calls, and tflmi's
-operators through TFLM's MicroProfilerInterface (BeginEvent/EndEvent around each invoke).
+counter (instret on RISC-V), read by the program itself: cgen's generated calls, tflmi's
+operators through TFLM's MicroProfilerInterface (BeginEvent/EndEvent around each invoke), and
+tvmaot/tvmaotplus's kernel calls in the static executor (TVM fuses TFLite's operators, so
+their rows are kernels, without MACs).
 
 Rows (index, operator, output shape, MACs, instructions, instructions per MAC) go into the
 record's ``"operators"``, the run's ``run/operators.csv``, a table under ``-v`` and a stacked
-bar plot per model. Implemented for backends cgen and tflmi on targets whose program reads an
-exact counter (``Target.in_program_counter``: etiss, riscv_qemu); tvmaot/tvmaotplus and the
-counters from outside the program (the Cortex-M TCG plugin, callgrind) are not yet.
+bar plot per model. Implemented on targets whose program reads an exact counter
+(``Target.in_program_counter``: etiss, riscv_qemu); the counters from outside the program
+(the Cortex-M TCG plugin, callgrind) are not yet.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 class Profile(Feature):
     name = "profile"
-    description = "instructions per operator (backends cgen, tflmi; etiss, riscv_qemu)"
+    description = "instructions per operator (cgen, tflmi; TVM: per kernel; etiss, riscv_qemu)"
 
     @classmethod
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:

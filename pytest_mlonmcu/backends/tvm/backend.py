@@ -20,6 +20,8 @@ from .compile import EXIT_ERROR
 from .options import TvmOptions
 from .tuning import tune_cached
 
+PROFILE = "profile"
+
 if TYPE_CHECKING:
     from ...core.components import Target
     from ...models.model import Model
@@ -84,7 +86,7 @@ class TvmAotBase(Backend):
 
     framework = "tvm"
     arena: ClassVar[bool] = False
-    features = frozenset({LAYOUT_NCHW, SCHEDULE_NONE, AUTOTUNE})
+    features = frozenset({LAYOUT_NCHW, SCHEDULE_NONE, AUTOTUNE, PROFILE})
     config_keys = {
         "int8": "true (integer path, bit-exact with TFLM; false: TVM's float path)",
         "unroll": "8 (unroll factor of the innermost reduction loop; feature autotune searches it)",
@@ -130,6 +132,11 @@ class TvmAotBase(Backend):
         artifact = self.build_with(self.options(), model, work_dir)
         if AUTOTUNE in self.features:
             artifact.metrics["tvm_tuned_unroll"] = self.options().unroll
+        if PROFILE in self.features:  # a row per kernel call (TVM fuses TFLite's operators)
+            manifest = json.loads((work_dir / "manifest.json").read_text())
+            artifact.defines["CGEN_PROFILE"] = "1"
+            artifact.profiled = True
+            artifact.operators = [{**k, "macs": 0} for k in manifest.get("kernel_steps", [])]
         return artifact
 
     def build_with(self, opts: TvmOptions, model: Model, work_dir: Path) -> Artifact:

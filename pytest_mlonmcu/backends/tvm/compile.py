@@ -256,6 +256,7 @@ def compile_model(data: bytes, opts: TvmOptions, out: Path) -> dict:
         },
         "info": info,
         "tvm_version": _tvm_version(),
+        "kernel_steps": src.kernel_steps,  # feature profile's rows
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest

@@ -247,6 +247,8 @@ class ExecutorSource:
     io_bytes: int
     steps: int
     workspace_bytes: int  # the largest workspace of one kernel
+    # Feature profile: per kernel call, its kernel (C name) and output shape (last argument).
+    kernel_steps: list[dict] = field(default_factory=list)
 
 
 def emit_executor(
@@ -271,6 +273,16 @@ def emit_executor(
     w("")
     w('#include "mlif.h"')
     w('#include "tvmaot_shim.h"')
+    w("")
+    w("/* Feature profile: -DCGEN_PROFILE brackets every kernel call (the harness counts). */")
+    w("#ifdef CGEN_PROFILE")
+    w("void cgen_profile_op(int op_index, int end);")
+    w("#define MLIF_STEP_BEGIN(i) cgen_profile_op((i), 0)")
+    w("#define MLIF_STEP_END(i) cgen_profile_op((i), 1)")
+    w("#else")
+    w("#define MLIF_STEP_BEGIN(i) ((void)0)")
+    w("#define MLIF_STEP_END(i) ((void)0)")
+    w("#endif")
     w("")
     used = sorted({s.kernel for s in g.steps})
     for name in used:
@@ -348,7 +360,9 @@ def emit_executor(
         if i in ws_where:
             w(f"  {p}_workspace_begin({ws_where[i]}, {step_ws[i]});")
         args = ", ".join(ptr(k, a, C_TYPES[d]) for (k, a), d in zip(step.args, types))
+        w(f"  MLIF_STEP_BEGIN({i});")
         w(f"  if ({cname}({args}) != 0) return -1;")
+        w(f"  MLIF_STEP_END({i});")
     w(f"  return {p}_error ? -1 : 0;")
     w("}")
     w("")
@@ -377,6 +391,12 @@ def emit_executor(
     table(g.inputs, "input", False)
     table(g.outputs, "output", True)
     io = sum(g.tensors[t].nbytes for t in g.inputs + g.outputs)
+    kernel_steps = []
+    for step in g.steps:
+        kind, last = step.args[-1] if step.args else ("c", -1)
+        shape = list(g.tensors[last].shape) if kind == "t" else []
+        kernel_steps.append({"operator": kernel_names[step.kernel], "output_shape": shape})
     return ExecutorSource(
-        "\n".join(out) + "\n", arena_bytes, bound, weights, tensor_bytes, io, len(g.steps), ws_max
-    )
+        "\n".join(out) + "\n", arena_bytes, bound, weights, tensor_bytes, io, len(g.steps),
+        ws_max, kernel_steps,
+    )  # fmt: skip

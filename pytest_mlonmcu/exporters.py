@@ -347,14 +347,16 @@ def write_reports(
 def write_operator_plots(records: list[RunRecord], out_dir: Path) -> list[Path]:
     """Feature profile: per model, one stacked bar per run (backend-target), a segment per
     operator type (its instructions summed); ``<out_dir>/operators-<model>.png``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
     by_model: dict[str, list[RunRecord]] = {}
     for r in records:
         if r.get("operators"):
             by_model.setdefault(r["model"], []).append(r)
+    if not by_model:
+        return []  # matplotlib is imported only when there is something to plot
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     written = []
     for model, runs in sorted(by_model.items()):
         kinds = sorted({o["operator"] for r in runs for o in r["operators"]})

@@ -140,7 +140,7 @@ def make_record(
             "stages": stages,
             "metrics": metrics,
             "artifacts": str(run.artifacts_dir) if run is not None else None,
-            **({"operators": run.operators} if run is not None and run.operators else {}),
+            "operators": run.operators if run is not None else [],  # feature profile's rows
             **(extra or {}),
         }
     )

@@ -76,14 +76,13 @@ class RunRecord(TypedDict):
     stages: dict[str, StageTime]  # stage label -> its wall time
     metrics: RunMetrics
     artifacts: str | None  # the run's artifacts directory (None: no run was built)
+    operators: list[dict[str, Any]]  # feature profile: one row per operator (else empty)
     # The gate fields (GateFields): the plugin adds them to every record it writes.
     budgets: NotRequired[list[BudgetRecord]]
     comparison: NotRequired[ComparisonRecord | None]
     gate_failures: NotRequired[list[str]]
     # Where it ran (farm.py): host, xdist worker, remote or not, the cache it used.
     ran_on: NotRequired[dict[str, Any]]
-    # Feature profile: one row per operator (run.operator_rows).
-    operators: NotRequired[list[dict[str, Any]]]
 
 
 # What xdist's execnet channel and strict JSON carry: ints in [-2**31, 2**63) (execnet packs a

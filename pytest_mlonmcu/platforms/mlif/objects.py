@@ -5,8 +5,9 @@ file all go through it. An object's key is what decides its machine code: the to
 identity (flags, compilers and their versions), the file's defines and extra flags, the
 source's bytes and the headers it can reach (every header of its own directory and of each
 include directory, recursively; a header is a file with a suffix in ``HEADER_SUFFIXES``, so a
-source that includes a ``.c`` file is not tracked by it). So another model, target variant or compiler never reuses an object it
-should not, and a second run (or another run with the same generated file) compiles nothing.
+source that includes a ``.c`` file is not tracked by it). So another model, target variant or
+compiler never reuses an object it should not, and a second run (or another run with the
+same generated file) compiles nothing.
 
 Objects are copied into the program's ``obj/`` directory, so ``compile_commands.sh`` rebuilds
 the program by hand without touching the cache. Misses compile in parallel, each compiler

@@ -124,3 +124,17 @@ def test_invoke_runs_invokes_each_sample_that_often_on_the_host(tmp_path):
     assert m["validation_passed"] is True
     assert m["invoke_instructions"] > 0 and m["setup_instructions"] > 0
     assert m["invoke_instructions_max"] >= m["invoke_instructions_mean"] > 0
+
+
+def test_an_arena_that_crashes_the_wheel_does_not_end_the_search():
+    """The zoo's aww crashes the wheel's AllocateTensors (SIGSEGV) with a 4096-byte arena, the
+    search's first try: each try now runs in a forked child, and a crash counts as too small.
+    Before, every run of zoo:aww failed in the reference stage."""
+    from pytest_mlonmcu.backends.tflmi import runner
+
+    data = ModelResolver([], Cache(USER_CACHE)).resolve("zoo:aww").path.read_bytes()
+    crashed = runner._attempt(data, 4096)
+    assert crashed is not None and "the interpreter crashed (signal 11)" in crashed
+    arena = runner.smallest_arena(data)
+    assert runner._attempt(data, arena) is None
+    assert runner._attempt(data, arena - runner.ARENA_ALIGN) is not None

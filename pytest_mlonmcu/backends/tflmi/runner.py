@@ -100,9 +100,32 @@ def _try_interpreter(data: bytes, arena: int):
 
 
 def _attempt(data: bytes, arena: int) -> str | None:
-    """None if AllocateTensors succeeds with ``arena`` bytes, else TFLM's messages."""
-    interp, messages = _try_interpreter(data, arena)
-    return None if interp is not None else messages
+    """None if AllocateTensors succeeds with ``arena`` bytes, else TFLM's messages.
+
+    Each try runs in a forked child: the wheel's AllocateTensors can crash instead of failing
+    when the arena is far too small (zoo aww: SIGSEGV at 4096 bytes), and a crash of the
+    search must not end it. A crash counts as a too small arena, saying so.
+    """
+    if not hasattr(os, "fork"):
+        interp, messages = _try_interpreter(data, arena)
+        return None if interp is not None else messages
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one try, its messages through the pipe, no cleanup
+        os.close(read_end)
+        try:
+            interp, messages = _try_interpreter(data, arena)
+            os.write(write_end, b"ok" if interp is not None else b"no" + messages.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        reply = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) or not reply:
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "no reply"
+        return f"Failed to allocate: the interpreter crashed ({how}) with an arena of {arena} bytes"
+    return None if reply == b"ok" else reply[2:].decode(errors="replace")
 
 
 def allocate(data: bytes, arena: int):

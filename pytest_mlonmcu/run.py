@@ -26,6 +26,7 @@ from .core.cache import Cache, atomic_write_text
 from .core.case import Case
 from .core.components import Backend, Target
 from .core.config import RunConfig
+from .core.errors import RunError
 from .core.records import portable
 from .core.samples import SampleSet
 from .core.stages import Stage
@@ -216,7 +217,12 @@ class Run:
         """Feature profile: each operator's instructions (its bracket's count minus an empty
         bracket's), the bracket's cost and what the invoke spent outside every bracket."""
         assert self.output is not None and self.model is not None
-        bracket = self.output.op_bracket or 0
+        if self.output.op_bracket is None or None in self.output.op_counts.values():
+            raise RunError(
+                f"feature profile: target {self.target.name} reported no per-operator counts "
+                f"(is its instruction counting off, e.g. {self.target.name}.count=false?)"
+            )
+        bracket = self.output.op_bracket
         labels = self.artifact.operators if self.artifact is not None else []
         self.operators = operator_rows(self.output.op_counts, bracket, self.model.metadata, labels)
         raw = sum(self.output.op_counts.values())

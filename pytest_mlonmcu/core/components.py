@@ -48,6 +48,8 @@ class Target(Component):
     family: ClassVar[str] = ""
     # The program reads an exact instruction counter itself (feature profile brackets with it).
     in_program_counter: ClassVar[bool] = False
+    # Or an outside counter reports each bracket edge (mlif_profile_point; the QEMU plugin).
+    profile_points: ClassVar[bool] = False
     # Executables this target needs, with the Debian package that has them.
     required_tools: ClassVar[dict[str, str]] = {}
 

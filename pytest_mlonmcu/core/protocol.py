@@ -34,7 +34,8 @@ class HarnessReport:
     metrics: dict[str, int] = field(default_factory=dict)
     # Feature profile: (sample, run) -> {operator index: instructions in its bracket}, and
     # the instructions of an empty bracket.
-    op_counts: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
+    # (None: the count comes from outside the program, fill_op_counts).
+    op_counts: dict[tuple[int, int], dict[int, int | None]] = field(default_factory=dict)
     op_bracket: int | None = None
 
     @property
@@ -47,6 +48,19 @@ class HarnessReport:
             [per_index[i] for i in sorted(per_index)]
             for _, per_index in sorted(self.outputs.items())
         ]
+
+    def fill_op_counts(self, points: list[int]) -> None:
+        """Feature profile, counted outside the program: ``points`` are the instructions
+        executed before each bracket edge (begin, end; the empty bracket first, then every
+        bracket of every invoke in order)."""
+        edges = 2 * (1 + sum(len(ops) for ops in self.op_counts.values()))
+        if len(points) != edges:
+            raise ValueError(f"{len(points)} profile points for {edges} bracket edges")
+        spans = iter(b - a for a, b in zip(points[0::2], points[1::2]))
+        self.op_bracket = next(spans)
+        for key in sorted(self.op_counts):
+            for index in sorted(self.op_counts[key]):
+                self.op_counts[key][index] = next(spans)
 
     def measured_regions(self) -> int:
         """How many mlif_mark_begin/end regions the program went through (setup + invokes)."""
@@ -98,11 +112,10 @@ def parse_harness_output(text: str) -> HarnessReport:
             elif kind == "metric":
                 report.metrics[parts[2]] = int(parts[3])
             elif kind == "op":
-                report.op_counts.setdefault((int(parts[2]), int(parts[3])), {})[int(parts[4])] = (
-                    int(parts[5])
-                )
+                invoke = report.op_counts.setdefault((int(parts[2]), int(parts[3])), {})
+                invoke[int(parts[4])] = _count(parts[5])  # "-": counted outside the program
             elif kind == "opbracket":
-                report.op_bracket = int(parts[2])
+                report.op_bracket = _count(parts[2])
             elif kind == "error":
                 report.errors.append(" ".join(parts[2:]))
         except (IndexError, ValueError):

@@ -7,8 +7,9 @@ their rows are kernels, without MACs).
 Rows (index, operator, output shape, MACs, instructions, instructions per MAC) go into the
 record's ``"operators"``, the run's ``run/operators.csv``, a table under ``-v`` and a stacked
 bar plot per model. Implemented on targets whose program reads an exact counter
-(``Target.in_program_counter``: etiss, riscv_qemu); the counters from outside the program
-(the Cortex-M TCG plugin, callgrind) are not yet.
+(``Target.in_program_counter``: etiss, riscv_qemu) and where the QEMU TCG plugin reports each
+bracket edge (``Target.profile_points``: cortexm_qemu, stm32f4_qemu); callgrind on the host
+and the Zephyr boards are not yet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
 class Profile(Feature):
     name = "profile"
-    description = "instructions per operator (cgen, tflmi; TVM: per kernel; etiss, riscv_qemu)"
+    description = (
+        "instructions per operator (cgen, tflmi; TVM: per kernel; RISC-V and Cortex-M QEMU, etiss)"
+    )
 
     @classmethod
     def incompatibility(cls, backend: type[Backend], target: type[Target]) -> str | None:
@@ -33,9 +36,9 @@ class Profile(Feature):
                 f"per-operator counts are not implemented for backend {backend.name} yet "
                 f"(backends with them: {backends_with(cls.name)})"
             )
-        if not target.in_program_counter:
+        if not (target.in_program_counter or target.profile_points):
             return (
-                f"target {target.name} counts from outside the program; per-operator counts "
-                "need a counter the program reads (etiss, riscv_qemu)"
+                f"target {target.name} cannot count per operator yet (targets that can: "
+                "etiss, riscv_qemu, cortexm_qemu, stm32f4_qemu)"
             )
         return None

@@ -28,7 +28,7 @@ from ..platforms.mlif.qemu_plugin import (
     build_insn_count_plugin,
     plugin_args,
     plugin_unavailable_reason,
-    read_plugin_counts,
+    read_plugin_output,
 )
 from ..platforms.mlif.target import HARNESS_DIR
 from ..platforms.mlif.toolchain import Toolchain
@@ -143,6 +143,7 @@ class CortexMQemu(QemuTarget):
         "semihosting; exact instructions via a TCG plugin"
     )
     family = "arm"
+    profile_points = True  # feature profile: the plugin reports each bracket edge
     config_keys = {
         "cpu": "cortex-m4",
         "rom_size": "4MiB",
@@ -254,7 +255,10 @@ class CortexMQemu(QemuTarget):
             if begin is None or end is None:
                 raise RunError(f"{self.name}: {program.path} has no mlif_mark_begin/mlif_mark_end")
             plugin = build_insn_count_plugin(self.cache, self.config.get_path("plugin_include"))
-            cmd += plugin_args(plugin, begin, end, out)
+            point = None
+            if program.artifact is not None and program.artifact.profiled:  # feature profile
+                point = program.symbols.get("mlif_profile_point")
+            cmd += plugin_args(plugin, begin, end, out, point)
         return cmd
 
     def collect_counts(
@@ -262,11 +266,13 @@ class CortexMQemu(QemuTarget):
     ) -> None:
         if not self.counting():
             return
-        regions, total = read_plugin_counts(work_dir / PLUGIN_OUT)
+        regions, total, points = read_plugin_output(work_dir / PLUGIN_OUT)
         if total is not None:
             report.metrics["total_instructions"] = total
         try:
             report.fill_counts(regions)
+            if report.op_counts:
+                report.fill_op_counts(points)
         except ValueError as err:
             what = f"instruction counting plugin: {err}"
             raise RunError(self.failure(what, proc_output, self._last_command)) from None

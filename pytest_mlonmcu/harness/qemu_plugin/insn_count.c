@@ -2,8 +2,10 @@
  * insn_count.c - exact guest instruction counts between two marker addresses
  * (QEMU TCG plugin, API version 1 as in QEMU 7.2).
  *
- * Arguments (-plugin insn_count.so,begin=0x...,end=0x...,out=FILE):
+ * Arguments (-plugin insn_count.so,begin=0x...,end=0x...[,point=0x...],out=FILE):
  *   begin, end  addresses of the first instruction of mlif_mark_begin/_end
+ *   point       (feature profile) the first instruction of mlif_profile_point: each time
+ *               it runs, a "point N" line with the instructions executed before it
  *   out         file that receives one "region N" line per begin/end pair and a
  *               final "total N" line (default: QEMU's log via qemu_plugin_outs)
  *
@@ -27,11 +29,12 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-enum { MARK_BEGIN = 1, MARK_END = 2 };
+enum { MARK_BEGIN = 1, MARK_END = 2, MARK_POINT = 3 };
 
 static uint64_t total;          /* instructions of all blocks entered so far */
 static uint64_t begin_addr = UINT64_MAX;
 static uint64_t end_addr = UINT64_MAX;
+static uint64_t point_addr = UINT64_MAX;
 static uint64_t begin_count;
 static int begin_seen;
 static uint64_t regions;
@@ -52,7 +55,10 @@ static void on_marker(unsigned int vcpu_index, void *userdata) {
   uint64_t before = total - (uint64_t)(data >> 2);
   char line[64];
   (void)vcpu_index;
-  if ((data & 3u) == MARK_BEGIN) {
+  if ((data & 3u) == MARK_POINT) {
+    snprintf(line, sizeof(line), "point %" PRIu64 "\n", before);
+    emit(line);
+  } else if ((data & 3u) == MARK_BEGIN) {
     begin_count = before;
     begin_seen = 1;
   } else if (begin_seen) {
@@ -70,7 +76,10 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
   for (size_t i = 0; i < n; i++) {
     struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
     uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
-    uintptr_t kind = vaddr == begin_addr ? MARK_BEGIN : vaddr == end_addr ? MARK_END : 0;
+    uintptr_t kind = vaddr == begin_addr ? MARK_BEGIN
+                     : vaddr == end_addr ? MARK_END
+                     : vaddr == point_addr ? MARK_POINT
+                                           : 0;
     if (kind) {
       uintptr_t data = kind | ((uintptr_t)(n - i) << 2);
       qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker, QEMU_PLUGIN_CB_NO_REGS,
@@ -100,6 +109,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
       begin_addr = strtoull(arg + 6, NULL, 0);
     } else if (strncmp(arg, "end=", 4) == 0) {
       end_addr = strtoull(arg + 4, NULL, 0);
+    } else if (strncmp(arg, "point=", 6) == 0) {
+      point_addr = strtoull(arg + 6, NULL, 0);
     } else if (strncmp(arg, "out=", 4) == 0) {
       out = fopen(arg + 4, "w");
       if (!out) {

@@ -112,22 +112,36 @@ def _escape(value: str) -> str:
     return value.replace(",", ",,")
 
 
-def plugin_args(plugin: Path, begin: int, end: int, out: Path) -> list[str]:
-    """QEMU arguments loading the plugin to count from ``begin`` to ``end``."""
-    spec = f"{_escape(str(plugin))},begin={begin:#x},end={end:#x},out={_escape(str(out))}"
-    return ["-plugin", spec]
+def plugin_args(
+    plugin: Path, begin: int, end: int, out: Path, point: int | None = None
+) -> list[str]:
+    """QEMU arguments loading the plugin to count from ``begin`` to ``end`` (and, for feature
+    profile, to report each execution of ``point``)."""
+    spec = f"{_escape(str(plugin))},begin={begin:#x},end={end:#x}"
+    if point is not None:
+        spec += f",point={point:#x}"
+    return ["-plugin", spec + f",out={_escape(str(out))}"]
 
 
 def read_plugin_counts(out: Path) -> tuple[list[int], int | None]:
     """(instructions per begin/end region in execution order, total or None)."""
+    regions, total, _ = read_plugin_output(out)
+    return regions, total
+
+
+def read_plugin_output(out: Path) -> tuple[list[int], int | None, list[int]]:
+    """Regions, total and the points (instructions executed before each point, in order)."""
     regions: list[int] = []
+    points: list[int] = []
     total = None
     if not out.exists():
-        return regions, total
+        return regions, total, points
     for line in out.read_text().splitlines():
         kind, _, value = line.partition(" ")
         if kind == "region":
             regions.append(int(value))
+        elif kind == "point":
+            points.append(int(value))
         elif kind == "total":
             total = int(value)
-    return regions, total
+    return regions, total, points

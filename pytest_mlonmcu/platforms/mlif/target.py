@@ -147,7 +147,9 @@ class CompiledTarget(Target):
             work_dir=work_dir,
             metrics=sizes.as_metrics(),
             commands=log.commands,
-            symbols=symbol_addresses(elf, ["mlif_mark_begin", "mlif_mark_end", "main"]),
+            symbols=symbol_addresses(
+                elf, ["mlif_mark_begin", "mlif_mark_end", "main", "mlif_profile_point"]
+            ),
             artifact=artifact,
         )
 

@@ -41,6 +41,25 @@ def _serve(home: Path) -> tuple[subprocess.Popen, int]:
     return server, port
 
 
+def run_farm(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, hosts, *extra: str
+) -> tuple[pytest.RunResult, Path]:
+    """toycar x {cgen, tflmi} x {host_x86, riscv_qemu} through the socket workers of ``hosts``;
+    the result and the path of the controller's JSON report."""
+    toycar = ModelResolver([], Cache(default_cache_root())).resolve("zoo:toycar").path
+    pytester.makepyfile(test_bench=BENCH)
+    monkeypatch.setenv(DEFAULT_ROOT_ENV, str(pytester.path / "controller-cache"))
+    json_path = pytester.path / "results.json"
+    tx = [f"--tx=socket=127.0.0.1:{port}" for _, port in hosts]
+    result = pytester.runpytest_subprocess(
+        *tx, f"--rsyncdir={pytester.path}", "--dist=load", "-p", "no:cacheprovider",
+        f"--mlonmcu-model={toycar}", "--mlonmcu-backend=cgen,tflmi",
+        "--mlonmcu-target=host_x86,riscv_qemu", "--mlonmcu-config=host_x86.callgrind=false",
+        f"--mlonmcu-json={json_path}", "-rA", *extra, timeout=600,
+    )  # fmt: skip
+    return result, json_path
+
+
 @pytest.fixture
 def two_hosts(tmp_path: Path) -> Iterator[list[tuple[Path, int]]]:
     servers = [_serve(tmp_path / name) for name in ("host_a", "host_b")]
@@ -55,18 +74,7 @@ def two_hosts(tmp_path: Path) -> Iterator[list[tuple[Path, int]]]:
 def test_a_matrix_runs_on_two_socket_workers_into_one_report(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, two_hosts
 ) -> None:
-    toycar = ModelResolver([], Cache(default_cache_root())).resolve("zoo:toycar").path
-    pytester.makepyfile(test_bench=BENCH)
-    monkeypatch.setenv(DEFAULT_ROOT_ENV, str(pytester.path / "controller-cache"))
-    json_path = pytester.path / "results.json"
-    tx = [f"--tx=socket=127.0.0.1:{port}" for _, port in two_hosts]
-    result = pytester.runpytest_subprocess(
-        *tx, f"--rsyncdir={pytester.path}", "--dist=load", "-p", "no:cacheprovider",
-        f"--mlonmcu-model={toycar}", "--mlonmcu-backend=cgen,tflmi",
-        "--mlonmcu-target=host_x86,riscv_qemu", "--mlonmcu-config=host_x86.callgrind=false",
-        f"--mlonmcu-json={json_path}", "--mlonmcu-fetch-artifacts", "-rA",
-        timeout=600,
-    )  # fmt: skip
+    result, json_path = run_farm(pytester, monkeypatch, two_hosts, "--mlonmcu-fetch-artifacts")
     runs = {r["id"]: r for r in json.loads(json_path.read_text())["runs"]}
     output = result.stdout.str()
     assert sorted(runs) == [
@@ -117,18 +125,8 @@ def pytest_mlonmcu_add_metrics(run):
 def test_a_host_that_dies_loses_no_finished_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, two_hosts
 ) -> None:
-    toycar = ModelResolver([], Cache(default_cache_root())).resolve("zoo:toycar").path
-    pytester.makepyfile(test_bench=BENCH)
     pytester.makeconftest(KILL_HOST)
-    monkeypatch.setenv(DEFAULT_ROOT_ENV, str(pytester.path / "controller-cache"))
-    json_path = pytester.path / "results.json"
-    tx = [f"--tx=socket=127.0.0.1:{port}" for _, port in two_hosts]
-    result = pytester.runpytest_subprocess(
-        *tx, f"--rsyncdir={pytester.path}", "--dist=load", "-p", "no:cacheprovider",
-        f"--mlonmcu-model={toycar}", "--mlonmcu-backend=cgen,tflmi",
-        "--mlonmcu-target=host_x86,riscv_qemu", "--mlonmcu-config=host_x86.callgrind=false",
-        f"--mlonmcu-json={json_path}", "-rA", timeout=600,
-    )  # fmt: skip
+    result, json_path = run_farm(pytester, monkeypatch, two_hosts)
     output = result.stdout.str() + result.stderr.str()
     # xdist would try to restart the dead socket worker and abort (INTERNALERROR): the plugin
     # turns restarts off for socket workers, so the other host finishes.

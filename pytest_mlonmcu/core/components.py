@@ -90,6 +90,9 @@ class Backend(Component):
     validation: ClassVar[str] = "exact"
     # Features (e.g. "cmsisnn") this backend understands.
     features: ClassVar[frozenset[str]] = frozenset()
+    # Families where the backend runs in Python on the host instead of a compiled program
+    # (tflmi: the tflite-micro wheel on x86); features that change the program skip there.
+    python_runner_families: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def supports(cls, target_cls: type[Target]) -> bool:

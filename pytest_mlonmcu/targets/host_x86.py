@@ -12,7 +12,14 @@ from ..core.errors import RunError
 from ..core.protocol import HarnessReport, parse_harness_output
 from ..platforms.mlif.target import HARNESS_DIR, CompiledTarget, run_with_timeout, tail
 from ..platforms.mlif.toolchain import Toolchain
-from .callgrind import callgrind_command, callgrind_counts
+from .callgrind import (
+    MEASURED_CALL,
+    callgrind_command,
+    callgrind_counts,
+    callgrind_dumps,
+    profile_command,
+    profile_counts,
+)
 
 if TYPE_CHECKING:
     from ..core.samples import SampleSet
@@ -25,6 +32,7 @@ class HostX86(CompiledTarget):
     config_keys = {"optimize": "2", "timeout": "120", "callgrind": "true"}
     required_tools = {"gcc": "gcc", "valgrind": "valgrind"}
     program_name = "program"
+    profile_points = True  # feature profile: callgrind dumps before each bracket edge
 
     def toolchain(self) -> Toolchain:
         return Toolchain(
@@ -59,8 +67,15 @@ class HostX86(CompiledTarget):
     def run_command(self, program: Program, work_dir: Path) -> list[str]:
         prefix = []
         if self.use_callgrind():
-            prefix = callgrind_command(["mlif_measured_call"], work_dir)
+            if self.profiled(program):
+                prefix = profile_command(work_dir)
+            else:
+                prefix = callgrind_command([MEASURED_CALL], work_dir)
         return [*prefix, str(program.path)]
+
+    @staticmethod
+    def profiled(program: Program) -> bool:
+        return program.artifact is not None and program.artifact.profiled
 
     def collect_counts(
         self, report: HarnessReport, program: Program, work_dir: Path, counts_prefix: list[int]
@@ -68,8 +83,14 @@ class HostX86(CompiledTarget):
         if not self.use_callgrind():
             return
         try:
-            report.fill_counts(counts_prefix + callgrind_counts(work_dir))
-        except ValueError as exc:  # fewer profile dumps than measured calls
+            if self.profiled(program):
+                regions, points = profile_counts(callgrind_dumps(work_dir))
+                report.fill_counts(counts_prefix + regions)
+                if report.op_counts:
+                    report.fill_op_counts(points)
+            else:
+                report.fill_counts(counts_prefix + callgrind_counts(work_dir))
+        except ValueError as exc:  # fewer dumps than measured calls or bracket edges
             log = work_dir / "run.log"
             output = log.read_text(errors="replace") if log.is_file() else ""
             raise RunError(
@@ -87,8 +108,8 @@ class HostX86(CompiledTarget):
         run_cmd = [*base, "run", model, arena, str(program.path), runs]
         if not self.use_callgrind():
             return self.run_and_parse(run_cmd, program, work_dir)
-        # callgrind honours one --toggle-collect function per run: setup and invoke are
-        # counted in two runs of the same process image.
+        # valgrind 3.19 honours only the first of several --toggle-collect names that start
+        # alike (both are tflite::...): setup and invoke are counted in two runs.
         setup_dir = work_dir / "callgrind_setup"
         setup_dir.mkdir(exist_ok=True)
         setup_cmd = [

@@ -85,6 +85,7 @@ class TflmiBackend(Backend):
         "debug_log": "true (TFLM's messages through the harness; false: no vsnprintf)",
     }
     features = frozenset({"cmsisnn", "profile"})
+    python_runner_families = frozenset({"x86"})  # the tflite-micro wheel
     # Features that change the TFLM library itself (a library variant each).
     library_features = frozenset({"cmsisnn"})
 

@@ -38,7 +38,7 @@ def reference_outputs(
         cmd = [
             sys.executable,
             "-m",
-            tflmi_runner.__name__,
+            tflmi_runner.PROGRAM,
             "run",
             str(model.path),
             str(arena),

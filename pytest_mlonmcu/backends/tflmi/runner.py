@@ -1,11 +1,11 @@
 """Runs a model in the TFLM interpreter of the tflite-micro wheel, in its own process.
 
-    python -m pytest_mlonmcu.backends.tflmi.runner arena MODEL
+    python -m pytest_mlonmcu.backends.tflmi arena MODEL
         print the smallest arena (bytes) with which AllocateTensors succeeds (or exit 3 with
         TFLM's messages as JSON when it fails for another reason, e.g. a missing operator)
-    python -m pytest_mlonmcu.backends.tflmi.runner setup MODEL ARENA
+    python -m pytest_mlonmcu.backends.tflmi setup MODEL ARENA
         create the interpreter only (callgrind counts AllocateTensors); prints MLIF setup/done
-    python -m pytest_mlonmcu.backends.tflmi.runner run MODEL ARENA INPUTS.npz WORKDIR
+    python -m pytest_mlonmcu.backends.tflmi run MODEL ARENA INPUTS.npz WORKDIR
         run every sample and print the harness protocol (protocol.py)
 
 A separate process keeps the C++ library's stderr and memory out of pytest's, and
@@ -86,6 +86,10 @@ _ARENA_SHORT = re.compile(
 )
 # MicroInterpreter's message for an operator its resolver lacks.
 _MISSING_OP = re.compile(r"Didn't find op for (builtin|custom) opcode '([^']*)'")
+# The wheel's message for a custom operator its resolver lacks (without the name).
+_NO_CUSTOM_REGISTRATION = "Failed to get registration from op code CUSTOM"
+# What ``python -m`` runs: this module's main() through the package's __main__.py.
+PROGRAM = __name__.rpartition(".")[0]
 
 
 def _try_interpreter(data: bytes, arena: int):
@@ -140,11 +144,21 @@ def allocate(data: bytes, arena: int):
 
 def _not_an_arena_shortage(data: bytes, messages: str) -> AllocationError:
     missing = _MISSING_OP.search(messages)
+    ops = read_metadata(data).ops
+    custom = [op for op in ops if op.startswith("CUSTOM:")]
+    if missing is None and len(custom) == 1 and _NO_CUSTOM_REGISTRATION in messages:
+        # TFLM names no custom operator here: with one in the model, it is the cause.
+        op = custom[0]
+        return AllocationError(
+            f"operator {op} (operator index {ops.index(op)}) is not in the interpreter's op "
+            f"resolver (a custom operator):\n{messages}",
+            op,
+            ops.index(op),
+        )
     if missing is None:
         return AllocationError(f"AllocateTensors failed:\n{messages}")
     kind, name = missing.groups()
     op = name if kind == "builtin" else f"CUSTOM:{name}"
-    ops = read_metadata(data).ops
     index = ops.index(op) if op in ops else -1
     return AllocationError(
         f"operator {op} (operator index {index}) is not in the interpreter's op resolver:\n"
@@ -204,7 +218,13 @@ def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> Non
             # Before every invoke, as the harness does: TFLM may reuse the inputs' memory.
             for i, arr in enumerate(sample):
                 interp.set_input(arr, i)
-            interp.invoke()
+            try:
+                interp.invoke()
+            except RuntimeError as exc:  # TFLM printed its reason (the operator) before
+                out.write(f"MLIF invoke {s} {r} 1 -\nMLIF error TFLM's Invoke failed: {exc}\n")
+                out.write("MLIF done 1\n")
+                out.flush()
+                return
             out.write(f"MLIF invoke {s} {r} 0 -\n")
         k = 0
         while True:
@@ -243,5 +263,5 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m pytest_mlonmcu.backends.tflmi is the usual way
     sys.exit(main(sys.argv[1:]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -42,8 +43,15 @@ def harness_digest() -> str:
     return file_digest(HARNESS_DIR)
 
 
+# valgrind's own lines ("==PID== ..."): its banner and summary would fill a failure's tail.
+_VALGRIND_LINE = re.compile(r"^==\d+== ")
+
+
 def tail(text: str, lines: int = TAIL_LINES) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
+    """The last ``lines`` lines of a program's output, without valgrind's own lines (the
+    program's and TFLM's messages are what tells the cause)."""
+    kept = [ln for ln in text.strip().splitlines() if not _VALGRIND_LINE.match(ln)]
+    return "\n".join(kept[-lines:])
 
 
 class CompiledTarget(Target):

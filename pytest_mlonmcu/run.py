@@ -26,11 +26,12 @@ from .core.cache import Cache, atomic_write_text
 from .core.case import Case
 from .core.components import Backend, Target
 from .core.config import RunConfig
-from .core.errors import RunError
+from .core.errors import RunError, UnsupportedModelError, naming_model
 from .core.records import portable
 from .core.samples import SampleSet
 from .core.stages import Stage
 from .models.model import Model, ModelResolver
+from .models.support import Gap
 from .reference import reference_arena, reference_outputs
 from .targets import TARGETS
 from .validation import ValidationMode, ValidationResult, validate
@@ -69,6 +70,7 @@ class Run:
     done: Stage | None = None
     # Feature profile: one row per operator (operator_rows), in the record's "operators".
     operators: list[dict[str, Any]] = field(default_factory=list)
+    _unsupported: list[Gap] | None = None  # the backend's gaps for the model, once checked
 
     def __post_init__(self) -> None:
         self.backend: Backend = BACKENDS.get(self.case.backend)(
@@ -192,7 +194,16 @@ class Run:
         )
 
     def _stage_tune(self) -> None:
+        if self._gaps():
+            return  # the build stage refuses the model, naming every gap
         self.backend.tune(self.model, self.target, self._stage_dir("tune"))
+
+    def _gaps(self) -> list[Gap]:
+        """What of the model the backend cannot build (from the metadata; nothing built)."""
+        assert self.model is not None
+        if self._unsupported is None:
+            self._unsupported = self.backend.unsupported(self.model.metadata, self.target)
+        return self._unsupported
 
     def _stage_dir(self, name: str) -> Path:
         path = self.artifacts_dir / name
@@ -200,6 +211,9 @@ class Run:
         return path
 
     def _stage_build(self) -> None:
+        if self._gaps():
+            with naming_model(self.model.path):
+                raise UnsupportedModelError(self.backend.name, self._gaps())
         self.artifact = self.backend.build(self.model, self.target, self._stage_dir("build"))
         self.metrics.update(self.artifact.metrics)
 

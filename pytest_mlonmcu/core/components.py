@@ -16,7 +16,9 @@ from .cache import Cache
 from .config import ComponentConfig
 
 if TYPE_CHECKING:
+    from ..models.metadata import ModelMetadata
     from ..models.model import Model
+    from ..models.support import Gap
     from .samples import SampleSet
 
 
@@ -101,6 +103,11 @@ class Backend(Component):
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot be used here (a skip reason), or None."""
         return None
+
+    def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
+        """What of the model this backend cannot build on ``target`` (checked before the
+        build stage runs; none: build it)."""
+        return []
 
     def tune(self, model: Model, target: Target, work_dir: Path) -> None:
         """The tune stage: search settings for ``model`` on ``target`` (default: nothing)."""

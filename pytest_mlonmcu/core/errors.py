@@ -29,6 +29,18 @@ class UnsupportedOperatorError(BuildError):
         self.index = index
 
 
+class UnsupportedModelError(BuildError):
+    """A backend refuses a model before building it: every unsupported item (operator, data
+    type, custom operator, subgraphs), each with its cause, in one line."""
+
+    def __init__(self, backend: str, gaps: list) -> None:
+        super().__init__(
+            f"{backend} cannot build this model (the model uses what {backend} does not "
+            f"support): {'; '.join(map(str, gaps))}"
+        )
+        self.gaps = list(gaps)
+
+
 class CompileError(MlonmcuError):
     """The toolchain failed; the message carries the command line and its output tail."""
 

@@ -94,6 +94,19 @@ class TensorInfo:
         return self.size * np.dtype(self.dtype).itemsize
 
 
+@dataclass(frozen=True)
+class OpTypes:
+    inputs: tuple[str, ...]  # the non-constant inputs' (activations, not weights)
+    outputs: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.inputs + self.outputs
+
+    def __str__(self) -> str:
+        return f"{','.join(self.inputs) or '-'} -> {','.join(self.outputs) or '-'}"
+
+
 @dataclass
 class ModelMetadata:
     inputs: list[TensorInfo]
@@ -104,6 +117,9 @@ class ModelMetadata:
     custom_ops: list[str] = field(default_factory=list)
     op_macs: list[int] = field(default_factory=list)  # per operator, in execution order
     op_output_shapes: list[list[int]] = field(default_factory=list)  # its first output's
+    # Per operator: the types of its non-constant inputs and of its outputs ("int8", ...).
+    op_types: list[OpTypes] = field(default_factory=list)
+    subgraphs: int = 1
 
     @property
     def op_set(self) -> list[str]:
@@ -500,6 +516,12 @@ def read_metadata(data: bytes, origin: str = "model") -> ModelMetadata:
         param_bytes += t.data_bytes
         counted.add(t.buffer)
     custom = [n for n in names if n.startswith("CUSTOM:")]
+
+    def types(indices: list[int], activations_only: bool) -> tuple[str, ...]:
+        used = [tensors[k] for k in indices if k >= 0]
+        return tuple(t.info.dtype for t in used if not (activations_only and t.data_bytes))
+
+    op_types = [OpTypes(types(i, True), types(o, False)) for _, i, o in ops]
     return ModelMetadata(
         [tensors[k].info for k in inputs],
         [tensors[k].info for k in outputs],
@@ -509,4 +531,6 @@ def read_metadata(data: bytes, origin: str = "model") -> ModelMetadata:
         custom,
         op_macs,
         [list(shapes[o[0]]) if o and o[0] >= 0 else [] for _, _, o in ops],
+        op_types,
+        reader.n_subgraphs,
     )

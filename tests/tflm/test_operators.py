@@ -59,7 +59,9 @@ def test_custom_operator_fails_the_build(plugin, tmp_path):
         "--mlonmcu-backend=tflmi", "--mlonmcu-target=riscv_qemu", f"--mlonmcu-model={model}"
     )
     assert_failed_at_build(
-        session, "toycar_custom-tflmi-riscv_qemu", ["CUSTOM:MyCustomOp", "operator index 9"]
+        session,
+        "toycar_custom-tflmi-riscv_qemu",
+        ["custom operator MyCustomOp (index 9, int8 -> int8): a custom operator that TFLM's"],
     )
 
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from ...core.artifacts import Artifact
 from ...core.components import Backend
 from ...core.errors import naming_model
+from ...models.support import Gap, merged, operator_gaps, type_gaps
 
 if TYPE_CHECKING:
     from ...core.components import Target
+    from ...models.metadata import ModelMetadata
     from ...models.model import Model
 
 
@@ -25,6 +27,29 @@ class CgenBackend(Backend):
     validation = "exact"
     features = frozenset({"profile"})
     config_keys = {"variant": "optimized (or reference: plain kernels for comparison)"}
+
+    def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
+        from .lowering import LOWERINGS
+
+        def type_problem(name: str, types: tuple[str, ...]) -> str | None:
+            entry = LOWERINGS.get(name)
+            if entry is None or entry.types is None or set(types) <= entry.types:
+                return None
+            bad = ", ".join(sorted(set(types) - entry.types))
+            return f"cgen's {name} takes {' and '.join(sorted(entry.types))} tensors, not {bad}"
+
+        gaps = operator_gaps(
+            metadata,
+            LOWERINGS,
+            "cgen has no kernel for it",
+            custom_cause="cgen runs no custom operators",
+        )
+        gaps += type_gaps(metadata, type_problem)
+        if metadata.subgraphs > 1:
+            gaps.append(
+                Gap(f"{metadata.subgraphs} subgraphs", "cgen lowers one subgraph (no control flow)")
+            )
+        return merged(gaps)
 
     def build(self, model: Model, target: Target, work_dir: Path) -> Artifact:
         from .generator import generate

@@ -38,6 +38,7 @@ from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ...core.samples import SampleSet
 from ...install.tflm import source_tree
+from ...models.support import Gap, merged, operator_gaps, type_gaps
 from ...platforms.mlif.target import COMMON_DIR
 from . import runner as tflmi_runner
 from .library import (
@@ -50,6 +51,7 @@ from .library import (
 
 if TYPE_CHECKING:
     from ...core.components import Target
+    from ...models.metadata import ModelMetadata
     from ...models.model import Model
     from ...platforms.mlif.target import CompiledTarget
 
@@ -69,6 +71,16 @@ MODEL_DATA = "tflmi_model_data.cc"  # generated: the model array
 # Upper end of the probe's heap block; it takes the largest block malloc gives below this.
 PROBE_MAX_BYTES = 16 << 20
 # The host arena search takes well under a second per model; a hang is a broken model.
+
+
+# TFLM's kernels dropped uint8 arithmetic: only these take uint8 tensors (moving bytes).
+UINT8_OPERATORS = ("QUANTIZE", "DEQUANTIZE", "RESHAPE", "SQUEEZE", "REVERSE_V2")
+
+
+def _tflm_type_problem(name: str, types: tuple[str, ...]) -> str | None:
+    if "uint8" in types and name not in UINT8_OPERATORS:
+        return f"TFLM takes uint8 only in {', '.join(UINT8_OPERATORS)}"
+    return None
 
 
 class TflmiBackend(Backend):
@@ -109,7 +121,7 @@ class TflmiBackend(Backend):
         key = hash_key("tflmi-arena", model.sha256, wheel_version(), runner)
 
         def produce(tmp: Path) -> None:
-            cmd = [sys.executable, "-m", tflmi_runner.__name__, "arena", str(model.path)]
+            cmd = [sys.executable, "-m", tflmi_runner.PROGRAM, "arena", str(model.path)]
             result = proc.run(cmd, timeout=proc.limit("host"), what="tflmi: the arena search")
             if result.returncode == tflmi_runner.EXIT_ALLOCATION_ERROR:
                 raise allocation_error(result.stdout)
@@ -139,7 +151,8 @@ class TflmiBackend(Backend):
             kind="host_runner",
             metrics={"arena_bytes": arena},
             runner={
-                "module": tflmi_runner.__name__,
+                "module": tflmi_runner.__name__,  # imported for wall time
+                "program": tflmi_runner.PROGRAM,  # python -m PROGRAM
                 "model": str(model.path),
                 "arena": arena,
                 "setup_function": tflmi_runner.ALLOCATE_FUNCTION,
@@ -160,6 +173,19 @@ class TflmiBackend(Backend):
         return ensure_tflm_library(
             spec, self.tflm_config(), self.cache, progress=log.info, methods=methods
         )
+
+    def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
+        gaps = type_gaps(metadata, _tflm_type_problem)
+        if target.family not in self.python_runner_families:  # the wheel: TFLM says at load
+            ops = resolver_operators(source_tree(self.tflm_config(), self.cache, log.info))
+            gaps += operator_gaps(
+                metadata,
+                ops.builtin,
+                "not in TFLM's MicroMutableOpResolver (no Add method registers it)",
+                custom=ops.custom,
+                custom_cause="a custom operator that TFLM's MicroMutableOpResolver does not provide",
+            )
+        return merged(gaps)
 
     def check_operators(self, model: Model) -> list[str]:
         """The resolver methods for the model's operators; unknown ones fail the build."""

@@ -7,9 +7,11 @@ backend.py, planner.py, quant.py) is importable without TVM.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -21,6 +23,25 @@ def tvm_unavailable_reason() -> str | None:
     if importlib.util.find_spec("tvm") is None or importlib.util.find_spec("tflite") is None:
         return UNAVAILABLE
     return None
+
+
+@functools.cache
+def importer_operators() -> frozenset[str] | None:
+    """The TFLite operators TVM's importer converts (its ``convert_map``), read from the
+    installed frontend's source: importing TVM takes seconds. None: no TVM here."""
+    spec = importlib.util.find_spec("tvm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    source = root / "relax" / "frontend" / "tflite" / "tflite_frontend.py"
+    try:
+        text = source.read_text()
+        block = text[
+            text.index("convert_map = {") : text.index("\n        }", text.index("convert_map = {"))
+        ]
+    except (OSError, ValueError):
+        return None  # another TVM layout: the importer itself names what it cannot convert
+    return frozenset(re.findall(r'^\s*"([A-Z][A-Z0-9_]*)":', block, re.MULTILINE))
 
 
 def tvm_version() -> str:

@@ -15,7 +15,15 @@ from ...core.cache import Cache, hash_key
 from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.errors import BuildError, naming_model
-from . import RUNTIME_DIR, source_digest, tvm_include_dirs, tvm_unavailable_reason, tvm_version
+from ...models.support import Gap, merged, operator_gaps
+from . import (
+    RUNTIME_DIR,
+    importer_operators,
+    source_digest,
+    tvm_include_dirs,
+    tvm_unavailable_reason,
+    tvm_version,
+)
 from .compile import EXIT_ERROR
 from .options import TvmOptions
 from .tuning import tune_cached
@@ -24,6 +32,7 @@ PROFILE = "profile"
 
 if TYPE_CHECKING:
     from ...core.components import Target
+    from ...models.metadata import ModelMetadata
     from ...models.model import Model
 
 # Bump when the generated code changes in a way the source digest cannot see.
@@ -81,11 +90,17 @@ def run_compile(
     return json.loads((out / "manifest.json").read_text())
 
 
+# Operators that call other subgraphs: TVM's importer lowers them into Relax functions that
+# only the VM (tvmrt) runs.
+CONTROL_FLOW = frozenset({"IF", "WHILE", "CALL", "CALL_ONCE"})
+
+
 class TvmAotBase(Backend):
     """A static C executor over TVM-generated kernels (see backends/tvm/executor.py)."""
 
     framework = "tvm"
     arena: ClassVar[bool] = False
+    control_flow: ClassVar[bool] = False  # runs IF/WHILE/CALL_ONCE (the VM does)
     features = frozenset({LAYOUT_NCHW, SCHEDULE_NONE, AUTOTUNE, PROFILE})
     config_keys = {
         "int8": "true (integer path, bit-exact with TFLM; false: TVM's float path)",
@@ -102,6 +117,27 @@ class TvmAotBase(Backend):
         # The float path differs from TFLM by tens of quantization steps (facts: up to 37
         # on aww, 84 measured on resnet): compare the top class only.
         self.validation = "exact" if self.options().int8 else FLOAT_VALIDATION
+
+    def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
+        known = importer_operators()
+        if known is None:
+            return []
+        if not self.control_flow:
+            known = known - CONTROL_FLOW
+        gaps = operator_gaps(
+            metadata,
+            known,
+            "TVM's TFLite importer does not convert it",
+            custom_cause="TVM's TFLite importer converts no custom operators",
+        )
+        executor = f"{self.name}'s static executor runs no control flow"
+        gaps = [
+            Gap(g.item, executor, g.indices, g.types)
+            if g.item.removeprefix("operator ") in CONTROL_FLOW
+            else g
+            for g in gaps
+        ]
+        return merged(gaps)
 
     def unavailable_reason(self) -> str | None:
         reason = tvm_unavailable_reason()

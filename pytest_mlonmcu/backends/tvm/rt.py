@@ -27,6 +27,7 @@ class TvmRtBackend(TvmAotBase):
     description = "Apache TVM 0.27 runtime (Relax VM), LLVM build, on the host (callgrind counts)"
     families = frozenset({"x86"})
     features = frozenset({LAYOUT_NCHW})
+    control_flow = True  # Relax's VM runs the importer's functions for IF/WHILE
     config_keys = {"int8": "true (integer path; false: TVM's float path)"}
 
     def options(self) -> TvmOptions:

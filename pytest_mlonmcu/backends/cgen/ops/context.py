@@ -82,6 +82,8 @@ class OpLowering:
     every_input: bool = False  # all inputs must be present (CONCATENATION)
     alias: bool = False  # the output aliases the input's bytes: no code (RESHAPE)
     elementwise: bool = False  # output element i depends on input element i: may run in place
+    # Tensor types its kernels take (numpy names); None: any (a RESHAPE moves no data).
+    types: frozenset[str] | None = frozenset({"int8"})
 
 
 # Filled once, by the @lowers decorators of the modules in ops/ as they are imported.
@@ -95,14 +97,19 @@ def lowers(
     every_input: bool = False,
     alias: bool = False,
     elementwise: bool = False,
+    types: frozenset[str] | None = frozenset({"int8"}),
 ) -> Callable[[Lower], Lower]:
     """Register the decorated function as the lowering of the TFLite operators ``names``."""
+    if alias:
+        types = None  # the output is the input's bytes
 
     def register(lower: Lower) -> Lower:
         for name in names:
             if name in LOWERINGS:
                 raise ValueError(f"cgen: {name} has two lowerings")
-            LOWERINGS[name] = OpLowering(lower, inputs, rank, every_input, alias, elementwise)
+            LOWERINGS[name] = OpLowering(
+                lower, inputs, rank, every_input, alias, elementwise, types
+            )
         return lower
 
     return register

@@ -11,7 +11,7 @@ from ..params import QuantParams
 from .context import LoweringContext, lowers
 
 
-@lowers("QUANTIZE", elementwise=True)
+@lowers("QUANTIZE", elementwise=True, types=frozenset({"int8", "float32"}))
 def quantize(ctx: LoweringContext, op: Operator) -> None:
     x, y = ctx.tensor(op.inputs[0]), ctx.int8_tensor(op, op.outputs[0], "output")
     if x.dtype == "FLOAT32":
@@ -34,7 +34,7 @@ def quantize(ctx: LoweringContext, op: Operator) -> None:
     ctx.call_unary(op, "cgen_quantize.c", kernel, params)
 
 
-@lowers("DEQUANTIZE")
+@lowers("DEQUANTIZE", types=frozenset({"int8", "float32"}))
 def dequantize(ctx: LoweringContext, op: Operator) -> None:
     x, y = ctx.int8_tensor(op, op.inputs[0], "input"), ctx.tensor(op.outputs[0])
     if y.dtype != "FLOAT32":

@@ -1,0 +1,104 @@
+"""What a backend cannot build, found from the model's metadata before any build.
+
+Each backend lists its gaps (``Backend.unsupported``); the run refuses at the build stage
+with all of them in one line (UnsupportedModelError), and ``python -m pytest_mlonmcu check
+MODEL`` prints them as a table without building anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from .metadata import ModelMetadata
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One thing a model uses that a backend does not support, and why."""
+
+    item: str  # "operator GATHER", "custom operator MyOp", "2 subgraphs"
+    cause: str
+    indices: tuple[int, ...] = ()  # the operators' indices, for operator gaps
+    types: str = ""  # the operators' tensor types, "int8 -> int8"
+
+    def __str__(self) -> str:
+        where = [self.types] if self.types else []
+        if self.indices:
+            label = "index" if len(self.indices) == 1 else "indices"
+            where.insert(0, f"{label} {_ranges(self.indices)}")
+        detail = f" ({', '.join(where)})" if where else ""
+        return f"{self.item}{detail}: {self.cause}"
+
+
+def _ranges(indices: tuple[int, ...]) -> str:
+    """0,1,2,3,7 -> "0-3, 7"."""
+    parts: list[str] = []
+    run: list[int] = []
+    for i in sorted(indices):
+        if run and i != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+            run = []
+        run.append(i)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+    return ", ".join(parts)
+
+
+def operator_gap(metadata: ModelMetadata, index: int, cause: str) -> Gap:
+    """A gap of operator ``index``: named with its index and tensor types."""
+    name = metadata.ops[index]
+    types = str(metadata.op_types[index]) if index < len(metadata.op_types) else ""
+    if name.startswith("CUSTOM:"):
+        return Gap(f"custom operator {name.removeprefix('CUSTOM:')}", cause, (index,), types)
+    return Gap(f"operator {name}", cause, (index,), types)
+
+
+def operator_gaps(
+    metadata: ModelMetadata,
+    known: Collection[str],
+    cause: str,
+    custom: Collection[str] = (),
+    custom_cause: str = "",
+) -> list[Gap]:
+    """A gap per operator whose builtin name is not in ``known`` (custom operators: whose
+    custom code is not in ``custom``)."""
+    gaps = []
+    for index, name in enumerate(metadata.ops):
+        if name.startswith("CUSTOM:"):
+            if name.removeprefix("CUSTOM:") not in custom:
+                gaps.append(operator_gap(metadata, index, custom_cause or cause))
+        elif name not in known:
+            gaps.append(operator_gap(metadata, index, cause))
+    return gaps
+
+
+def type_gaps(
+    metadata: ModelMetadata, problem: Callable[[str, tuple[str, ...]], str | None]
+) -> list[Gap]:
+    """A gap per operator for which ``problem(operator, its tensor types)`` names a cause."""
+    gaps = []
+    for index, (name, types) in enumerate(zip(metadata.ops, metadata.op_types)):
+        cause = problem(name, types.all)
+        if cause:
+            gaps.append(operator_gap(metadata, index, cause))
+    return gaps
+
+
+def merged(gaps: list[Gap]) -> list[Gap]:
+    """The gaps as one line lists them: an operator's causes joined, then operators with
+    the same name, types and causes as one gap with all their indices."""
+    by_operator: dict[tuple, list[Gap]] = {}
+    for gap in gaps:
+        by_operator.setdefault((gap.item, gap.types, gap.indices), []).append(gap)
+    joined = [
+        Gap(item, ", ".join(dict.fromkeys(g.cause for g in group)), indices, types)
+        for (item, types, indices), group in by_operator.items()
+    ]
+    by_kind: dict[tuple, list[Gap]] = {}
+    for gap in joined:
+        by_kind.setdefault((gap.item, gap.types, gap.cause), []).append(gap)
+    return [
+        Gap(item, cause, tuple(i for g in group for i in g.indices), types)
+        for (item, types, cause), group in by_kind.items()
+    ]

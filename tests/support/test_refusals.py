@@ -1,0 +1,142 @@
+"""Each backend refuses at the build stage what it cannot build, in one line naming every
+unsupported item (operator, index, tensor types, cause), before building anything."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from reliability.model_edits import MLPERF_DIR
+
+from .schema_edits import edited
+
+REPO = Path(__file__).resolve().parents[2]
+TVM_MISSING = importlib.util.find_spec("tvm") is None
+pytestmark = pytest.mark.skipif(
+    not (MLPERF_DIR / "toycar" / "toycar.tflite").is_file(), reason=f"no toycar in {MLPERF_DIR}"
+)
+
+
+def _with_operator(model, fb, index: int, builtin: int, custom: str = "") -> None:
+    """Operator ``index`` becomes ``builtin`` (a custom operator when ``custom``)."""
+    code = fb.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = builtin
+    code.customCode, code.version = custom or None, 1
+    model.operatorCodes.append(code)
+    op = model.subgraphs[0].operators[index]
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.builtinOptionsType, op.builtinOptions = 0, None
+
+
+def custom_op(model, fb) -> None:
+    _with_operator(model, fb, 3, fb.BuiltinOperator.CUSTOM, custom="MlonmcuCustom")
+
+
+def no_backend_op(model, fb) -> None:  # LSH_PROJECTION: in no backend, TFLM or TVM
+    _with_operator(model, fb, 3, fb.BuiltinOperator.LSH_PROJECTION)
+
+
+def second_subgraph(model, fb) -> None:
+    model.subgraphs.append(copy.deepcopy(model.subgraphs[0]))
+
+
+def uint8_activations(model, fb) -> None:
+    """Every activation tensor uint8 (zero points moved by 128), as old uint8 models were."""
+    sg = model.subgraphs[0]
+    weights = {op.inputs[1] for op in sg.operators}
+    for k, tensor in enumerate(sg.tensors):
+        if tensor.type == fb.TensorType.INT8 and k not in weights:
+            tensor.type = fb.TensorType.UINT8
+            tensor.quantization.zeroPoint = [z + 128 for z in tensor.quantization.zeroPoint]
+
+
+EDITS = {
+    "custom": custom_op,
+    "lsh": no_backend_op,
+    "second": second_subgraph,
+    "uint8": uint8_activations,
+}
+NOT_SUPPORTED = "cannot build this model (the model uses what {0} does not support): "
+# (model, backend, target) -> the refusal after "<path>: <backend> cannot build ...: "
+REFUSALS = {
+    ("custom", "cgen", "riscv_qemu"): (
+        "custom operator MlonmcuCustom (index 3, int8 -> int8): cgen runs no custom operators"
+    ),
+    ("custom", "tvmaotplus", "riscv_qemu"): (
+        "custom operator MlonmcuCustom (index 3, int8 -> int8): TVM's TFLite importer converts "
+        "no custom operators"
+    ),
+    ("custom", "tflmi", "riscv_qemu"): (
+        "custom operator MlonmcuCustom (index 3, int8 -> int8): a custom operator that TFLM's "
+        "MicroMutableOpResolver does not provide"
+    ),
+    ("lsh", "cgen", "riscv_qemu"): (
+        "operator LSH_PROJECTION (index 3, int8 -> int8): cgen has no kernel for it"
+    ),
+    ("lsh", "tvmaotplus", "riscv_qemu"): (
+        "operator LSH_PROJECTION (index 3, int8 -> int8): TVM's TFLite importer does not convert it"
+    ),
+    ("lsh", "tflmi", "riscv_qemu"): (
+        "operator LSH_PROJECTION (index 3, int8 -> int8): not in TFLM's MicroMutableOpResolver "
+        "(no Add method registers it)"
+    ),
+    ("second", "cgen", "riscv_qemu"): ("2 subgraphs: cgen lowers one subgraph (no control flow)"),
+    ("uint8", "cgen", "riscv_qemu"): (
+        "operator FULLY_CONNECTED (indices 0-9, uint8 -> uint8): cgen's FULLY_CONNECTED takes "
+        "int8 tensors, not uint8"
+    ),
+    ("uint8", "tflmi", "host_x86"): (
+        "operator FULLY_CONNECTED (indices 0-9, uint8 -> uint8): TFLM takes uint8 only in "
+        "QUANTIZE, DEQUANTIZE, RESHAPE, SQUEEZE, REVERSE_V2"
+    ),
+}
+TVM = pytest.mark.skipif(TVM_MISSING, reason="no apache-tvm")
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory) -> dict[str, dict]:
+    """One session over every (model, backend, target) of REFUSALS: their records by id."""
+    if not (shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")):
+        pytest.skip("the RISC-V toolchain or qemu-system-riscv32 is not installed")
+    tmp = tmp_path_factory.mktemp("refusals")
+    toycar = (MLPERF_DIR / "toycar" / "toycar.tflite").read_bytes()
+    for name, edit in EDITS.items():
+        (tmp / f"{name}.tflite").write_bytes(edited(toycar, edit))
+    found: dict[str, dict] = {}
+    for model, backend, target in REFUSALS:
+        if backend.startswith("tvm") and TVM_MISSING:
+            continue
+        out = tmp / f"{model}-{backend}-{target}"
+        cmd = [
+            sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+            f"--rootdir={tmp}", f"--mlonmcu-model={tmp / model}.tflite",
+            f"--mlonmcu-backend={backend}", f"--mlonmcu-target={target}",
+            f"--mlonmcu-json={out}.json", f"--mlonmcu-out={out}", "--mlonmcu-history=off",
+        ]  # fmt: skip
+        subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=600)
+        for record in json.loads(out.with_suffix(".json").read_text())["runs"]:
+            found[record["id"]] = {**record, "path": str(tmp / f"{model}.tflite")}
+    return found
+
+
+@pytest.mark.parametrize(
+    "model, backend, target",
+    [pytest.param(*key, marks=TVM if key[1].startswith("tvm") else ()) for key in REFUSALS],
+)
+def test_refused_at_the_build_stage_naming_every_item(records, model, backend, target):
+    record = records[f"{model}-{backend}-{target}"]
+    assert record["outcome"] == "failed"
+    assert list(record["stages"]) == ["load", "tune", "build"]  # nothing after the check
+    expected = (
+        f"pytest_mlonmcu.core.errors.UnsupportedModelError: {record['path']}: {backend} "
+        + NOT_SUPPORTED.format(backend)
+        + REFUSALS[(model, backend, target)]
+    )
+    assert record["reason"] == expected
+    assert "\n" not in record["reason"]

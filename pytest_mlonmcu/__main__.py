@@ -5,6 +5,7 @@ install tflm [--target NAME] [--feature cmsisnn] [--config KEY=VALUE] [--source 
 install zephyr [--base DIR] [--source SRC] [--modules DIRS]
 history [--db PATH|URL] [--metric NAME ...] [--since REV] [--last N] [--plots DIR]
 report RESULTS.json ... [--markdown] [--update README.md | --check README.md]
+check MODEL.tflite [--backend NAMES] [--target NAME] [--config KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -139,6 +140,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .backends import BACKENDS, register_builtin_backends
+    from .core.config import parse_assignments
+    from .support_check import check_model
+    from .targets import TARGETS, register_builtin_targets
+
+    register_builtin_backends()
+    register_builtin_targets()
+    names = [n for n in (args.backend or "").split(",") if n]
+    backends = [BACKENDS.get(n) for n in names] if names else list(BACKENDS)
+    config = RunConfig(parse_assignments(args.config or [], "--config"))
+    lines, able = check_model(Path(args.model), backends, TARGETS.get(args.target), config)
+    print("\n".join(lines))
+    return 0 if able else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_mlonmcu")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -223,6 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", metavar="README", help="exit 1 when a marked table differs from the results"
     )
     report.set_defaults(func=_report)
+
+    check = commands.add_parser(
+        "check", help="which backends can build a model (operator x backend), nothing run"
+    )
+    check.add_argument("model", metavar="MODEL.tflite")
+    check.add_argument("--backend", help="comma-separated backends (default: all registered)")
+    check.add_argument(
+        "--target", default="riscv_qemu", help="the target to build for (default riscv_qemu)"
+    )
+    check.add_argument(
+        "--config", action="append", metavar="KEY=VALUE",
+        help="settings, e.g. tflm.source=DIR; repeatable",
+    )  # fmt: skip
+    check.set_defaults(func=_check)
     return parser
 
 

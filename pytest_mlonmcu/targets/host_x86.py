@@ -102,7 +102,7 @@ class HostX86(CompiledTarget):
         if program.artifact is None or program.artifact.kind != "host_runner":
             return super().run(program, work_dir)
         runner = program.artifact.runner
-        base = [sys.executable, "-m", runner.get("program", runner["module"])]
+        base = [sys.executable, "-m", runner["module"]]
         model, arena = runner["model"], str(runner["arena"])
         runs = str(runner.get("invoke_runs", 1))
         run_cmd = [*base, "run", model, arena, str(program.path), runs]

@@ -151,8 +151,7 @@ class TflmiBackend(Backend):
             kind="host_runner",
             metrics={"arena_bytes": arena},
             runner={
-                "module": tflmi_runner.__name__,  # imported for wall time
-                "program": tflmi_runner.PROGRAM,  # python -m PROGRAM
+                "module": tflmi_runner.PROGRAM,  # python -m, and imported for wall time
                 "model": str(model.path),
                 "arena": arena,
                 "setup_function": tflmi_runner.ALLOCATE_FUNCTION,

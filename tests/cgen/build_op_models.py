@@ -80,6 +80,8 @@ class Model(tf.Module):
             self.b3 = _var(rng, (6,), 0.2)
         elif kind == "strided_slice":
             self.w = _var(rng, (1, 1, shape[-1], 4), 0.5)
+        elif kind in ("sub", "maximum", "minimum") and "const" in spec:
+            self.c = tf.constant(rng.normal(size=spec["const"]).astype(np.float32))
 
     def input_shapes(self) -> list[list[int]]:
         shapes = [self.spec["shape"]]
@@ -154,8 +156,37 @@ class Model(tf.Module):
         if kind == "strided_slice":
             y = tf.nn.conv2d(x, self.w, strides=1, padding="SAME")
             return y[:, 1:4, 2:5, :]
-        if kind == "resize":
-            return tf.image.resize(x, [8, 8], method="nearest")
+        if kind == "resize":  # TF2: half_pixel_centers
+            return tf.image.resize(x, s.get("size", [8, 8]), method="nearest")
+        if kind == "resize_v1":
+            return tf.compat.v1.image.resize_nearest_neighbor(
+                x, s["size"], align_corners=s["align_corners"]
+            )
+        if kind == "transpose":
+            return tf.transpose(x, s["perm"])
+        if kind == "slice":
+            return tf.slice(x, s["begin"], s["size"])
+        if kind == "strided_slice_steps":
+            return x[:, 1:8:2, ::3, 1:]
+        if kind == "strided_slice_reverse":
+            return x[:, ::-1, -2:0:-2, :]
+        if kind == "strided_slice_shrink":
+            return x[:, 2, 1:5, :]
+        if kind == "split":
+            return tuple(tf.split(x, s["splits"], axis=s["axis"]))
+        if kind == "split_v":
+            return tuple(tf.split(x, s["sizes"], axis=s["axis"]))
+        if kind in ("sub", "maximum", "minimum", "squared_difference"):
+            other = self.c if "const" in s else xs[1]
+            fn = {
+                "sub": tf.subtract,
+                "maximum": tf.maximum,
+                "minimum": tf.minimum,
+                "squared_difference": tf.math.squared_difference,
+            }[kind]
+            return fn(x, other)
+        if kind == "leaky_relu":
+            return tf.nn.leaky_relu(x, alpha=s["alpha"])
         raise ValueError(f"unknown kind {kind}")
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -200,3 +202,22 @@ def sample_inputs(name: str, model: bytes) -> list[list[np.ndarray]]:
             x = np.round(np.frombuffer(raw, np.float32) / scale + zero_point)
         sets.append([np.clip(x, -128, 127).astype(np.int8).reshape(shape)])
     return sets
+
+
+def op_model_session(
+    tmp_path: Path, names: Sequence[str], op_models: dict[str, bytes], backend: str, target: str
+) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+    """One plugin session over the named op models: its process and the runs by model name."""
+    for name in names:
+        (tmp_path / f"{name}.tflite").write_bytes(op_models[name])
+    models = ",".join(str(tmp_path / f"{n}.tflite") for n in names)
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [
+        sys.executable, "-m", "pytest", str(repo / "benchmarks"), "-q", "-p", "no:cacheprovider",
+        f"--rootdir={tmp_path}", f"--mlonmcu-model={models}", f"--mlonmcu-backend={backend}",
+        f"--mlonmcu-target={target}", f"--mlonmcu-json={tmp_path / 'r.json'}",
+        f"--mlonmcu-out={tmp_path / 'out'}", "--mlonmcu-history=off",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=3000)
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
+    return result, {Path(r["model"]).stem: r for r in runs}

@@ -167,6 +167,41 @@ OP_SPECS: list[dict] = [
     # QUANTIZE / DEQUANTIZE at float model boundaries, requantization inside
     dict(name="float_io_conv", kind="float_io", shape=[1, 6, 6, 3]),
     dict(name="requantize_concat", kind="requant", shape=[1, 4, 4, 3]),
+    # Data movement (cgen_gather): TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT(_V), RESIZE_NN
+    dict(name="transpose_hw", kind="transpose", shape=[1, 4, 6, 3], perm=[0, 2, 1, 3]),
+    dict(name="transpose_3d", kind="transpose", shape=[2, 3, 5], perm=[2, 0, 1]),
+    dict(name="transpose_channels_first", kind="transpose", shape=[1, 5, 4, 6], perm=[0, 3, 1, 2]),
+    dict(name="slice_hw", kind="slice", shape=[1, 6, 7, 4], begin=[0, 1, 2, 0], size=[1, 3, -1, 4]),
+    dict(name="strided_slice", kind="strided_slice", shape=[1, 6, 6, 4]),
+    dict(name="strided_slice_steps", kind="strided_slice_steps", shape=[1, 9, 8, 5]),
+    dict(name="strided_slice_reverse", kind="strided_slice_reverse", shape=[1, 5, 6, 3]),
+    dict(name="strided_slice_shrink", kind="strided_slice_shrink", shape=[1, 5, 6, 3]),
+    dict(name="split_channels", kind="split", shape=[1, 4, 4, 6], splits=3, axis=3),
+    dict(name="split_rows", kind="split", shape=[1, 6, 5, 2], splits=2, axis=1),
+    dict(name="split_v_channels", kind="split_v", shape=[1, 3, 3, 6], sizes=[1, 2, 3], axis=3),
+    dict(name="resize_nearest_2x", kind="resize", shape=[1, 4, 4, 3], size=[8, 8]),
+    dict(name="resize_nearest_odd", kind="resize", shape=[1, 5, 3, 2], size=[7, 8]),
+    dict(
+        name="resize_nearest_align_corners",
+        kind="resize_v1",
+        shape=[1, 4, 5, 3],
+        size=[7, 9],
+        align_corners=True,
+    ),
+    dict(
+        name="resize_nearest_v1",
+        kind="resize_v1",
+        shape=[1, 5, 4, 2],
+        size=[8, 6],
+        align_corners=False,
+    ),
+    # SUB, MAXIMUM, MINIMUM, LEAKY_RELU
+    dict(name="sub_two_inputs", kind="sub", shape=[1, 5, 5, 4], shape2=[1, 5, 5, 4]),
+    dict(name="sub_broadcast_const", kind="sub", shape=[1, 4, 4, 6], const=[6]),
+    dict(name="maximum_two_inputs", kind="maximum", shape=[1, 4, 4, 5], shape2=[1, 4, 4, 5]),
+    dict(name="minimum_broadcast", kind="minimum", shape=[1, 3, 6, 4], shape2=[1, 1, 6, 4]),
+    dict(name="leaky_relu", kind="leaky_relu", shape=[1, 6, 6, 4], alpha=0.2),
+    dict(name="leaky_relu_small_alpha", kind="leaky_relu", shape=[1, 64], alpha=0.01, scale=3.0),
     # RESHAPE and small graphs
     dict(name="reshape_conv", kind="reshape", shape=[1, 4, 6, 2], new_shape=[1, 6, 4, 2]),
     dict(name="mini_cnn", kind="mini_cnn", shape=[1, 12, 12, 3]),
@@ -176,13 +211,11 @@ OP_SPECS: list[dict] = [
 # Models whose generation must fail; "op" is the operator the error must name.
 UNSUPPORTED_SPECS: list[dict] = [
     dict(
-        name="unsupported_strided_slice",
-        kind="strided_slice",
-        shape=[1, 6, 6, 4],
-        op="STRIDED_SLICE",
-    ),
-    dict(
-        name="unsupported_resize", kind="resize", shape=[1, 4, 4, 3], op="RESIZE_NEAREST_NEIGHBOR"
+        name="unsupported_squared_difference",
+        kind="squared_difference",
+        shape=[1, 4, 4, 3],
+        shape2=[1, 4, 4, 3],
+        op="SQUARED_DIFFERENCE",
     ),
     dict(name="float_model", kind="float_model", shape=[1, 6, 6, 3], op=None),
 ]

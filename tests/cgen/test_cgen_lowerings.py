@@ -13,12 +13,16 @@ def test_every_supported_operator_is_registered():
         *("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D"),
         *("SOFTMAX", "ADD", "MUL", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "MEAN"),
         *("PAD", "PADV2", "CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS"),
+        *("SUB", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "TRANSPOSE", "SLICE", "STRIDED_SLICE"),
+        *("SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR"),
     }
 
 
 def test_traits_come_from_the_registrations():
     assert ALIAS_OPS == {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
-    assert ELEMENTWISE_OPS == {"ADD", "MUL", "QUANTIZE", "LOGISTIC", "TANH"}
+    assert ELEMENTWISE_OPS == {
+        *("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "QUANTIZE", "LOGISTIC", "TANH", "LEAKY_RELU")
+    }
 
 
 def test_an_operator_lowered_twice_is_refused():

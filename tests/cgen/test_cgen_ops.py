@@ -7,7 +7,9 @@ int8 inputs; outputs must equal the tflite_micro wheel's exactly.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from cgen_helpers import (
     compile_host,
     edit_model,
     have_host_gcc,
+    op_model_session,
     random_inputs,
     run_host,
     schema_module,
@@ -30,6 +33,7 @@ from pytest_mlonmcu.backends.cgen.model import read_model
 from pytest_mlonmcu.core.errors import BuildError, ModelError, UnsupportedOperatorError, UsageError
 
 VARIANTS = ["optimized", "reference"]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not have_host_gcc(), reason="host gcc not found")
 
@@ -213,3 +217,26 @@ def test_requantization_fast_path_matches_reference(tmp_path):
         assert ref[i, 0] == quant.multiply_by_quantized_multiplier(
             int(acc[i]), int(mult[i]), int(shift[i])
         )
+
+
+# Operators added for users' own models (issue 17): each also through the whole pipeline on
+# riscv_qemu (the harness, the RISC-V toolchain, QEMU), validated exactly against the wheel.
+ON_TARGET_KINDS = {
+    "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
+    "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
+    "minimum", "leaky_relu",
+}  # fmt: skip
+
+
+def test_new_operators_exact_on_riscv_qemu(op_models, tmp_path):
+    if not (shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")):
+        pytest.skip("the RISC-V toolchain or qemu-system-riscv32 is not installed")
+    names = [s["name"] for s in OP_SPECS if s["kind"] in ON_TARGET_KINDS]
+    result, runs = op_model_session(tmp_path, names, op_models, "cgen", "riscv_qemu")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert sorted(runs) == sorted(names)
+    for run in runs.values():
+        assert run["outcome"] == "passed", run["reason"]
+        metrics = run["metrics"]
+        assert (metrics["validation_mode"], metrics["validation_passed"]) == ("exact", True)
+        assert metrics["invoke_instructions"] > 0

@@ -98,6 +98,12 @@ _OPTIONS = {
     "MUL": "MulOptions",
     "CONCATENATION": "ConcatenationOptions",
     "MEAN": "ReducerOptions",
+    "SUB": "SubOptions",
+    "STRIDED_SLICE": "StridedSliceOptions",
+    "SPLIT": "SplitOptions",
+    "SPLIT_V": "SplitVOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "LEAKY_RELU": "LeakyReluOptions",
 }
 
 
@@ -168,6 +174,29 @@ def _read_options(op_name: str, op: Any) -> dict[str, Any]:
         return {"axis": o.Axis(), "activation": o.FusedActivationFunction()}
     if op_name == "MEAN":
         return {"keep_dims": bool(init(tflite.ReducerOptions).KeepDims())}
+    if op_name == "SUB":
+        return {"activation": init(tflite.SubOptions).FusedActivationFunction()}
+    if op_name == "STRIDED_SLICE":
+        o = init(tflite.StridedSliceOptions)
+        return {
+            "begin_mask": o.BeginMask(),
+            "end_mask": o.EndMask(),
+            "ellipsis_mask": o.EllipsisMask(),
+            "new_axis_mask": o.NewAxisMask(),
+            "shrink_axis_mask": o.ShrinkAxisMask(),
+            "offset": bool(o.Offset()),
+        }
+    if op_name in ("SPLIT", "SPLIT_V"):
+        cls = tflite.SplitOptions if op_name == "SPLIT" else tflite.SplitVOptions
+        return {"num_splits": init(cls).NumSplits()}
+    if op_name == "RESIZE_NEAREST_NEIGHBOR":
+        o = init(tflite.ResizeNearestNeighborOptions)
+        return {
+            "align_corners": bool(o.AlignCorners()),
+            "half_pixel_centers": bool(o.HalfPixelCenters()),
+        }
+    if op_name == "LEAKY_RELU":
+        return {"alpha": np.float32(init(tflite.LeakyReluOptions).Alpha())}
     return {}
 
 

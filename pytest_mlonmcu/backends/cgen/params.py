@@ -184,7 +184,7 @@ class SoftmaxParams(CStruct):
 
 @dataclass(slots=True, kw_only=True)
 class BinaryParams(CStruct):
-    """Binary elementwise ops (ADD, MUL) with numpy-style broadcasting over up to 6 dims."""
+    """Binary elementwise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM) with numpy-style broadcasting over up to 6 dims."""
 
     c_name: ClassVar[str] = "cgen_binary_params"
     ndim: Int32
@@ -265,6 +265,34 @@ class ConcatParams(CStruct):
     chunk: Int32Array = note("bytes per outer step of each input")
 
 
+@dataclass(slots=True, kw_only=True)
+class GatherParams(CStruct):
+    """Data movement (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V,
+    RESIZE_NEAREST_NEIGHBOR): output element (i0, ..., in) is the input element at
+    offsets[start[0] + i0] + ... + offsets[start[n] + in]."""
+
+    c_name: ClassVar[str] = "cgen_gather_params"
+    ndim: Int32
+    out_dims: Int32Dims
+    start: Int32Dims = note("where each output dimension's input offsets begin in offsets")
+    offsets: Int32Array = note("input element offsets per output index, dimension after dimension")
+    inner_run: Int32 = note("elements the innermost dimension copies in one run (1: none)")
+
+
+@dataclass(slots=True, kw_only=True)
+class LeakyReluParams(CStruct):
+    """LEAKY_RELU (int8): identity and alpha branches, each its own multiplier."""
+
+    c_name: ClassVar[str] = "cgen_leaky_relu_params"
+    size: Int32
+    in_zp: Int32
+    out_zp: Int32
+    identity_mult: Int32
+    identity_shift: Int32
+    alpha_mult: Int32
+    alpha_shift: Int32
+
+
 STRUCTS: tuple[type[CStruct], ...] = (
     ConvParams,
     PoolParams,
@@ -275,6 +303,8 @@ STRUCTS: tuple[type[CStruct], ...] = (
     MeanParams,
     PadParams,
     ConcatParams,
+    GatherParams,
+    LeakyReluParams,
 )
 
 

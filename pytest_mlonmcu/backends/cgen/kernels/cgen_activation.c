@@ -1,5 +1,5 @@
 /*
- * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point.
+ * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point; LEAKY_RELU.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -46,5 +46,15 @@ void cgen_tanh(const cgen_activation_params *p, const int8_t *in, int8_t *out) {
       const int32_t q4 = cgen_mbqm(x, p->input_multiplier, p->input_left_shift);
       out[i] = cgen_clamp_i8(cgen_rdbpot(tanh_q4(q4), 24), -128, 127);
     }
+  }
+}
+
+/* TFLM's LEAKY_RELU (int8): the identity or the alpha multiplier by the input's sign. */
+void cgen_leaky_relu(const cgen_leaky_relu_params *p, const int8_t *in, int8_t *out) {
+  for (int32_t i = 0; i < p->size; ++i) {
+    const int32_t x = in[i] - p->in_zp;
+    const int32_t y = x >= 0 ? cgen_mbqm(x, p->identity_mult, p->identity_shift)
+                             : cgen_mbqm(x, p->alpha_mult, p->alpha_shift);
+    out[i] = cgen_clamp_i8(y + p->out_zp, -128, 127);
   }
 }

@@ -1,5 +1,5 @@
 /*
- * cgen_binary.c - int8 ADD and MUL with numpy-style broadcasting.
+ * cgen_binary.c - int8 ADD, SUB, MUL, MAXIMUM and MINIMUM with numpy-style broadcasting.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -12,6 +12,27 @@ static inline int8_t add_one(const cgen_binary_params *p, int32_t x, int32_t y) 
   const int32_t sb = cgen_rdbpot(cgen_srdhm(b, p->in2_mult), -p->in2_shift);
   const int32_t raw = cgen_rdbpot(cgen_srdhm(sa + sb, p->out_mult), -p->out_shift);
   return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
+}
+
+/* TFLM's SUB: ADD's rescaling, the second input subtracted. */
+static inline int8_t sub_one(const cgen_binary_params *p, int32_t x, int32_t y) {
+  const int32_t a = (int32_t)((uint32_t)(x + p->in1_offset) << p->left_shift);
+  const int32_t b = (int32_t)((uint32_t)(y + p->in2_offset) << p->left_shift);
+  const int32_t sa = cgen_rdbpot(cgen_srdhm(a, p->in1_mult), -p->in1_shift);
+  const int32_t sb = cgen_rdbpot(cgen_srdhm(b, p->in2_mult), -p->in2_shift);
+  const int32_t raw = cgen_rdbpot(cgen_srdhm(sa - sb, p->out_mult), -p->out_shift);
+  return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
+}
+
+/* TFLM's MAXIMUM and MINIMUM compare the stored int8 values (no rescaling). */
+static inline int8_t max_one(const cgen_binary_params *p, int32_t x, int32_t y) {
+  (void)p;
+  return (int8_t)(x > y ? x : y);
+}
+
+static inline int8_t min_one(const cgen_binary_params *p, int32_t x, int32_t y) {
+  (void)p;
+  return (int8_t)(x < y ? x : y);
 }
 
 static inline int8_t mul_one(const cgen_binary_params *p, int32_t x, int32_t y) {
@@ -90,4 +111,16 @@ void cgen_add(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2,
 
 void cgen_mul(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   CGEN_BINARY_LOOP(mul_one);
+}
+
+void cgen_sub(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  CGEN_BINARY_LOOP(sub_one);
+}
+
+void cgen_maximum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  CGEN_BINARY_LOOP(max_one);
+}
+
+void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  CGEN_BINARY_LOOP(min_one);
 }

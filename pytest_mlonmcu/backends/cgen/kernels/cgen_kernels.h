@@ -66,12 +66,14 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
 typedef struct cgen_conv_params cgen_conv_params; /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED */
 typedef struct cgen_pool_params cgen_pool_params;
 typedef struct cgen_softmax_params cgen_softmax_params;
-typedef struct cgen_binary_params cgen_binary_params; /* ADD, MUL */
+typedef struct cgen_binary_params cgen_binary_params; /* ADD, SUB, MUL, MAXIMUM, MINIMUM */
 typedef struct cgen_quant_params cgen_quant_params;   /* QUANTIZE, DEQUANTIZE */
 typedef struct cgen_activation_params cgen_activation_params; /* LOGISTIC, TANH */
 typedef struct cgen_mean_params cgen_mean_params;
 typedef struct cgen_pad_params cgen_pad_params;
 typedef struct cgen_concat_params cgen_concat_params;
+typedef struct cgen_gather_params cgen_gather_params; /* TRANSPOSE, (STRIDED_)SLICE, SPLIT, RESIZE_NN */
+typedef struct cgen_leaky_relu_params cgen_leaky_relu_params;
 
 /* ------------------------------------------------------------------------ */
 /* Kernels                                                                   */
@@ -93,14 +95,19 @@ void cgen_max_pool(const cgen_pool_params *p, const int8_t *in, int8_t *out);
 void cgen_softmax(const cgen_softmax_params *p, const int8_t *in, int8_t *out);
 void cgen_add(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_mul(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_sub(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_maximum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_requantize(const cgen_quant_params *p, const int8_t *in, int8_t *out);
 void cgen_quantize_f32(const cgen_quant_params *p, const float *in, int8_t *out);
 void cgen_dequantize(const cgen_quant_params *p, const int8_t *in, float *out);
 void cgen_logistic(const cgen_activation_params *p, const int8_t *in, int8_t *out);
 void cgen_tanh(const cgen_activation_params *p, const int8_t *in, int8_t *out);
+void cgen_leaky_relu(const cgen_leaky_relu_params *p, const int8_t *in, int8_t *out);
 void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
 void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
+void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out);
 
 /* gemmlowp fixed-point functions (cgen_fixedpoint.c), raw int32 values. */
 int32_t cgen_exp_on_negative_values(int32_t a, int integer_bits);

@@ -1,11 +1,13 @@
-"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations."""
+"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations; LEAKY_RELU."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ....core.errors import BuildError
 from .. import quant
 from ..model import Operator
-from ..params import ActivationParams
+from ..params import ActivationParams, LeakyReluParams
 from .context import LoweringContext, lowers
 
 
@@ -28,3 +30,25 @@ def activation(ctx: LoweringContext, op: Operator) -> None:
     )
     kernel = "cgen_logistic" if op.name == "LOGISTIC" else "cgen_tanh"
     ctx.call_unary(op, "cgen_activation.c", kernel, params)
+
+
+@lowers("LEAKY_RELU", elementwise=True)
+def leaky_relu(ctx: LoweringContext, op: Operator) -> None:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    alpha = np.float32(op.options["alpha"])
+    if alpha < 0:
+        raise BuildError(f"cgen: LEAKY_RELU (operator index {op.index}) with alpha {alpha} < 0")
+    # TFLM computes both real multipliers in float32, then QuantizeMultiplier in double.
+    alpha_mult, alpha_shift = quant.quantize_multiplier(float(x.scale * alpha / y.scale))
+    identity_mult, identity_shift = quant.quantize_multiplier(float(x.scale / y.scale))
+    params = LeakyReluParams(
+        size=x.size,
+        in_zp=x.zero_point,
+        out_zp=y.zero_point,
+        identity_mult=identity_mult,
+        identity_shift=identity_shift,
+        alpha_mult=alpha_mult,
+        alpha_shift=alpha_shift,
+    )
+    ctx.call_unary(op, "cgen_activation.c", "cgen_leaky_relu", params)

@@ -1,4 +1,4 @@
-"""ADD and MUL with numpy-style broadcasting."""
+"""ADD, SUB, MUL, MAXIMUM and MINIMUM with numpy-style broadcasting."""
 
 from __future__ import annotations
 
@@ -10,16 +10,31 @@ from ..params import MAX_DIMS, BinaryParams
 from .context import LoweringContext, lowers
 
 
-@lowers("ADD", "MUL", inputs=2, elementwise=True)
+@lowers("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", inputs=2, elementwise=True)
 def binary(ctx: LoweringContext, op: Operator) -> None:
     a = ctx.int8_tensor(op, op.inputs[0], "input 1")
     b = ctx.int8_tensor(op, op.inputs[1], "input 2")
     y = ctx.int8_tensor(op, op.outputs[0], "output")
     dims, s1, s2 = broadcast_strides(a.shape, b.shape, y.shape, op)
-    act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
-    if op.name == "ADD":
+    activation = op.options.get("activation", quant.ACT_NONE)  # MAXIMUM/MINIMUM: none
+    act_min, act_max = quant.activation_range(activation, y.scale, y.zero_point)
+    if op.name in ("ADD", "SUB"):  # TFLM's SUB rescales as ADD does
         rescale = quant.add_params(a.scale, b.scale, y.scale)
-        kernel = "cgen_add"
+        kernel = "cgen_add" if op.name == "ADD" else "cgen_sub"
+    elif op.name in ("MAXIMUM", "MINIMUM"):  # the stored values compared, as TFLM does
+        rescale = dict.fromkeys(
+            (
+                "left_shift",
+                "in1_mult",
+                "in1_shift",
+                "in2_mult",
+                "in2_shift",
+                "out_mult",
+                "out_shift",
+            ),
+            0,
+        )
+        kernel = "cgen_maximum" if op.name == "MAXIMUM" else "cgen_minimum"
     else:
         m, s = quant.quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))
         rescale = {"left_shift": 0, "in1_mult": 0, "in1_shift": 0, "in2_mult": 0, "in2_shift": 0}

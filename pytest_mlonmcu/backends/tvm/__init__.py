@@ -25,10 +25,25 @@ def tvm_unavailable_reason() -> str | None:
     return None
 
 
+# Data movement on quantized tensors: TVM's converters apply the Relax op to the stored int8
+# values, which is what TFLM does (no rescaling); TVM 0.27 refuses them only because they are
+# not in its list of quantized operators (compile.py adds them there).
+QUANTIZED_MOVES = frozenset(
+    {"TRANSPOSE", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR"}
+)
+
+
+def _string_keys(text: str, opening: str, closing: str) -> frozenset[str]:
+    start = text.index(opening)
+    block = text[start : text.index(closing, start)]
+    return frozenset(re.findall(r'^\s*"([A-Z][A-Z0-9_]*)"', block, re.MULTILINE))
+
+
 @functools.cache
-def importer_operators() -> frozenset[str] | None:
-    """The TFLite operators TVM's importer converts (its ``convert_map``), read from the
-    installed frontend's source: importing TVM takes seconds. None: no TVM here."""
+def importer_operators() -> tuple[frozenset[str], frozenset[str]] | None:
+    """The TFLite operators TVM's importer converts (its ``convert_map``) and those it
+    converts on quantized tensors (``_SUPPORTED_QUANTIZED_OPS`` and QUANTIZED_MOVES), read
+    from the installed frontend's source: importing TVM takes seconds. None: no TVM here."""
     spec = importlib.util.find_spec("tvm")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -36,12 +51,11 @@ def importer_operators() -> frozenset[str] | None:
     source = root / "relax" / "frontend" / "tflite" / "tflite_frontend.py"
     try:
         text = source.read_text()
-        block = text[
-            text.index("convert_map = {") : text.index("\n        }", text.index("convert_map = {"))
-        ]
+        converted = _string_keys(text, "convert_map = {", "\n        }")
+        quantized = _string_keys(text, "_SUPPORTED_QUANTIZED_OPS = frozenset(", ")")
     except (OSError, ValueError):
         return None  # another TVM layout: the importer itself names what it cannot convert
-    return frozenset(re.findall(r'^\s*"([A-Z][A-Z0-9_]*)":', block, re.MULTILINE))
+    return converted, quantized | QUANTIZED_MOVES
 
 
 def tvm_version() -> str:

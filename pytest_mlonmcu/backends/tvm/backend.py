@@ -15,7 +15,7 @@ from ...core.cache import Cache, hash_key
 from ...core.components import Backend
 from ...core.config import ComponentConfig
 from ...core.errors import BuildError, naming_model
-from ...models.support import Gap, merged, operator_gaps
+from ...models.support import Gap, merged, operator_gaps, type_gaps
 from . import (
     RUNTIME_DIR,
     importer_operators,
@@ -93,6 +93,7 @@ def run_compile(
 # Operators that call other subgraphs: TVM's importer lowers them into Relax functions that
 # only the VM (tvmrt) runs.
 CONTROL_FLOW = frozenset({"IF", "WHILE", "CALL", "CALL_ONCE"})
+QUANTIZED_TYPES = frozenset({"int8", "uint8", "int16"})
 
 
 class TvmAotBase(Backend):
@@ -119,14 +120,15 @@ class TvmAotBase(Backend):
         self.validation = "exact" if self.options().int8 else FLOAT_VALIDATION
 
     def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
-        known = importer_operators()
-        if known is None:
+        operators = importer_operators()
+        if operators is None:
             return []
+        converted, quantized = operators
         if not self.control_flow:
-            known = known - CONTROL_FLOW
+            converted = converted - CONTROL_FLOW
         gaps = operator_gaps(
             metadata,
-            known,
+            converted,
             "TVM's TFLite importer does not convert it",
             custom_cause="TVM's TFLite importer converts no custom operators",
         )
@@ -137,7 +139,13 @@ class TvmAotBase(Backend):
             else g
             for g in gaps
         ]
-        return merged(gaps)
+
+        def quantized_problem(name: str, types: tuple[str, ...]) -> str | None:
+            if name in converted and name not in quantized and QUANTIZED_TYPES & set(types):
+                return "TVM's TFLite importer does not convert it on quantized tensors"
+            return None
+
+        return merged(gaps + type_gaps(metadata, quantized_problem))
 
     def unavailable_reason(self) -> str | None:
         reason = tvm_unavailable_reason()

@@ -128,6 +128,14 @@ def read_graph(main: relax.Function) -> Graph:
         const_ids.append((expr, cid))
         return cid
 
+    tuples: list[tuple[object, list[int]]] = []  # Vars bound to a tuple of tensors (SPLIT)
+
+    def tuple_of(expr) -> list[int]:
+        for var, tids in tuples:
+            if var.same_as(expr):
+                return tids
+        raise ExecutorError(f"unknown tuple {expr}")
+
     for p in main.params:
         tid = g.add_tensor(p.name, p.ty, "input")
         ids[p] = tid
@@ -143,6 +151,12 @@ def read_graph(main: relax.Function) -> Graph:
                     const_vars.append((var, alias))
                 else:
                     ids[var] = tensor_of(value)
+                continue
+            if isinstance(value, relax.Tuple):  # a kernel's several outputs (SPLIT)
+                tuples.append((var, [tensor_of(f) for f in value.fields]))
+                continue
+            if isinstance(value, relax.TupleGetItem):
+                ids[var] = tuple_of(value.tuple_value)[value.index]
                 continue
             if not isinstance(value, relax.Call):
                 raise ExecutorError(f"unsupported binding {var.name} = {type(value).__name__}")
@@ -176,10 +190,15 @@ def read_graph(main: relax.Function) -> Graph:
 
     result = body.body
     fields = list(result.fields) if isinstance(result, relax.Tuple) else [result]
-    for f in fields:
-        if not isinstance(f, relax.Var):
-            raise ExecutorError(f"unsupported output {type(f).__name__}")
-        tid = tensor_of(f)
+    if len(fields) == 1 and any(v.same_as(fields[0]) for v, _ in tuples):
+        out_ids = tuple_of(fields[0])  # the model's outputs, bound as one tuple (SPLIT)
+    else:
+        out_ids = []
+        for f in fields:
+            if not isinstance(f, relax.Var):
+                raise ExecutorError(f"unsupported output {type(f).__name__}")
+            out_ids.append(tensor_of(f))
+    for tid in out_ids:
         g.outputs.append(tid)
         base = g.tensors[g.tensors[tid].base]
         if base.role == "intermediate":

@@ -1,0 +1,42 @@
+"""The TVM integer path on the operators added for users' models (issue 17): data movement
+(TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, RESIZE_NEAREST_NEIGHBOR) and SUB, MAXIMUM,
+MINIMUM, bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cgen_helpers import op_model_session
+from op_specs import OP_SPECS
+
+from conftest import tvm_or_skip
+
+REPO = Path(__file__).resolve().parents[2]
+EXACT_KINDS = {
+    "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
+    "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
+    "minimum",
+}  # fmt: skip
+pytestmark = pytest.mark.slow  # a TVM build per model (cached after the first session)
+
+
+def test_new_operators_are_exact(op_models, tmp_path):
+    tvm_or_skip()
+    align = "resize_nearest_align_corners"
+    names = [s["name"] for s in OP_SPECS if s["kind"] in EXACT_KINDS]
+    _, runs = op_model_session(tmp_path, names, op_models, "tvmaotplus", "host_x86")
+    assert sorted(runs) == sorted(names)
+    for name in names:
+        run = runs[name]
+        if name == align:
+            continue
+        assert run["outcome"] == "passed", (name, run["reason"])
+        metrics = run["metrics"]
+        assert (metrics["validation_mode"], metrics["validation_passed"]) == ("exact", True)
+        assert metrics["validation_max_abs_diff"] == 0
+    # Where TVM computes otherwise than TFLM, the build refuses, naming operator and cause.
+    assert runs[align]["reason"].endswith(
+        "tvmaotplus: operator RESIZE_NEAREST_NEIGHBOR (index 0) with align_corners: TVM picks "
+        "other source pixels than TFLM there (not bit-exact)"
+    )

@@ -80,9 +80,11 @@ class AllocationError(Exception):
         return json.dumps({"error": str(self), "op": self.op, "index": self.index})
 
 
-# TFLM's messages when the arena is too small (the search then tries a larger one).
+# TFLM's messages when the arena is too small (the search then tries a larger one). "Too many
+# buffers": the greedy memory planner's scratch space comes out of the arena, and its
+# buffer count with it (a model with many tensors hits that before anything else).
 _ARENA_SHORT = re.compile(
-    r"Failed to allocate|Failed to resize buffer|Unable to allocate|too small"
+    r"Failed to allocate|Failed to resize buffer|Unable to allocate|too small|Too many buffers"
 )
 # MicroInterpreter's message for an operator its resolver lacks.
 _MISSING_OP = re.compile(r"Didn't find op for (builtin|custom) opcode '([^']*)'")

@@ -185,6 +185,10 @@ class Model(tf.Module):
                 "squared_difference": tf.math.squared_difference,
             }[kind]
             return fn(x, other)
+        if kind == "unpack":
+            return tuple(tf.unstack(x, axis=s["axis"]))
+        if kind == "gather_const":
+            return tf.gather(x, s["indices"], axis=s["axis"])
         if kind == "leaky_relu":
             return tf.nn.leaky_relu(x, alpha=s["alpha"])
         raise ValueError(f"unknown kind {kind}")

@@ -195,6 +195,15 @@ OP_SPECS: list[dict] = [
         size=[8, 6],
         align_corners=False,
     ),
+    dict(name="unpack_rows", kind="unpack", shape=[1, 4, 6], axis=1),
+    dict(name="unpack_last", kind="unpack", shape=[2, 3, 5], axis=2),
+    dict(
+        name="gather_const_rows",
+        kind="gather_const",
+        shape=[1, 6, 5, 3],
+        indices=[4, 0, 2, 2],
+        axis=1,
+    ),
     # SUB, MAXIMUM, MINIMUM, LEAKY_RELU
     dict(name="sub_two_inputs", kind="sub", shape=[1, 5, 5, 4], shape2=[1, 5, 5, 4]),
     dict(name="sub_broadcast_const", kind="sub", shape=[1, 4, 4, 6], const=[6]),

@@ -14,7 +14,7 @@ def test_every_supported_operator_is_registered():
         *("SOFTMAX", "ADD", "MUL", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "MEAN"),
         *("PAD", "PADV2", "CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS"),
         *("SUB", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "TRANSPOSE", "SLICE", "STRIDED_SLICE"),
-        *("SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR"),
+        *("SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR", "UNPACK", "GATHER"),
     }
 
 

@@ -33,7 +33,7 @@ MLIF_INCLUDE_DIR = Path(__file__).resolve().parents[2] / "harness" / "common"
 MODEL_FILE = "cgen_model.c"
 VARIANTS = ("optimized", "reference")
 ARENA_ALIGNMENT = 4
-_IO_TYPES = {"INT8": "int8_t", "FLOAT32": "float"}
+_IO_TYPES = {"INT8": "int8_t", "FLOAT32": "float", "INT32": "int32_t"}
 # Kernel sources that call functions defined in other kernel sources.
 _KERNEL_DEPS = {
     "cgen_conv.c": ("cgen_requant.c",),
@@ -107,12 +107,15 @@ def _check_types(graph: Graph) -> None:
             float_ok.add(op.inputs[0])
         if op.name == "DEQUANTIZE":
             float_ok.update(op.outputs)
+    int32_ok = {op.inputs[1] for op in graph.operators if op.name == "GATHER"}  # indices
     for op in graph.operators:
         for t in [i for i in op.inputs if i >= 0] + op.outputs:
             tensor = graph.tensors[t]
             if tensor.is_const:
                 continue
             if tensor.dtype == "INT8" or (tensor.dtype == "FLOAT32" and t in float_ok):
+                continue
+            if tensor.dtype == "INT32" and t in int32_ok:
                 continue
             raise BuildError(
                 f"cgen: tensor '{tensor.name}' ({op.name}, operator index {op.index}) is "
@@ -173,7 +176,7 @@ class _Emitter:
         offset = self.offsets[self.bufs.find(index)]
         if ctype == "int8_t":
             return f"({qual}int8_t *)(cg_arena.bytes + {offset})"
-        return f"({qual}float *)(void *)(cg_arena.bytes + {offset})"
+        return f"({qual}{ctype} *)(void *)(cg_arena.bytes + {offset})"
 
     def io_table(self, tensors: list[int]) -> tuple[list[str], list[int]]:
         ptrs, sizes = [], []

@@ -104,6 +104,8 @@ _OPTIONS = {
     "SPLIT_V": "SplitVOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
     "LEAKY_RELU": "LeakyReluOptions",
+    "UNPACK": "UnpackOptions",
+    "GATHER": "GatherOptions",
 }
 
 
@@ -195,6 +197,12 @@ def _read_options(op_name: str, op: Any) -> dict[str, Any]:
             "align_corners": bool(o.AlignCorners()),
             "half_pixel_centers": bool(o.HalfPixelCenters()),
         }
+    if op_name == "UNPACK":
+        o = init(tflite.UnpackOptions)
+        return {"num": o.Num(), "axis": o.Axis()}
+    if op_name == "GATHER":
+        o = init(tflite.GatherOptions)
+        return {"axis": o.Axis(), "batch_dims": o.BatchDims()}
     if op_name == "LEAKY_RELU":
         return {"alpha": np.float32(init(tflite.LeakyReluOptions).Alpha())}
     return {}

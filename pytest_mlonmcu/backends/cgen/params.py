@@ -280,6 +280,18 @@ class GatherParams(CStruct):
 
 
 @dataclass(slots=True, kw_only=True)
+class GatherIndicesParams(CStruct):
+    """GATHER with indices known only at run time (an embedding lookup): for each of
+    ``outer`` blocks and each index, ``inner`` bytes of row ``index`` of ``axis_size``."""
+
+    c_name: ClassVar[str] = "cgen_gather_indices_params"
+    outer: Int32
+    axis_size: Int32
+    inner: Int32
+    count: Int32 = note("indices")
+
+
+@dataclass(slots=True, kw_only=True)
 class LeakyReluParams(CStruct):
     """LEAKY_RELU (int8): identity and alpha branches, each its own multiplier."""
 
@@ -304,6 +316,7 @@ STRUCTS: tuple[type[CStruct], ...] = (
     PadParams,
     ConcatParams,
     GatherParams,
+    GatherIndicesParams,
     LeakyReluParams,
 )
 

@@ -31,3 +31,19 @@ void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out) {
     }
   }
 }
+
+/* GATHER with indices read at run time (an embedding lookup). An index outside the axis
+ * fails the invoke, as TFLM's GATHER fails (kTfLiteError). */
+int cgen_gather_indices(const cgen_gather_indices_params *p, const int8_t *in,
+                        const int32_t *indices, int8_t *out) {
+  for (int32_t o = 0; o < p->outer; ++o) {
+    for (int32_t i = 0; i < p->count; ++i) {
+      const int32_t index = indices[i];
+      if (index < 0 || index >= p->axis_size) return 1;
+      memcpy(out, in + ((size_t)o * (size_t)p->axis_size + (size_t)index) * (size_t)p->inner,
+             (size_t)p->inner);
+      out += p->inner;
+    }
+  }
+  return 0;
+}

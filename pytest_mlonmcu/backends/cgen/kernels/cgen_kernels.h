@@ -74,6 +74,7 @@ typedef struct cgen_pad_params cgen_pad_params;
 typedef struct cgen_concat_params cgen_concat_params;
 typedef struct cgen_gather_params cgen_gather_params; /* TRANSPOSE, (STRIDED_)SLICE, SPLIT, RESIZE_NN */
 typedef struct cgen_leaky_relu_params cgen_leaky_relu_params;
+typedef struct cgen_gather_indices_params cgen_gather_indices_params; /* GATHER, run-time indices */
 
 /* ------------------------------------------------------------------------ */
 /* Kernels                                                                   */
@@ -108,6 +109,8 @@ void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
 void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
 void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out);
+int cgen_gather_indices(const cgen_gather_indices_params *p, const int8_t *in,
+                        const int32_t *indices, int8_t *out); /* 1: an index out of range */
 
 /* gemmlowp fixed-point functions (cgen_fixedpoint.c), raw int32 values. */
 int32_t cgen_exp_on_negative_values(int32_t a, int integer_bits);

@@ -1,6 +1,6 @@
 """Operators that copy input elements to new places, as per-dimension offset tables for one
-kernel (cgen_gather): TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V and
-RESIZE_NEAREST_NEIGHBOR. TFLM moves the int8 values unchanged: input and output
+kernel (cgen_gather): TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK,
+RESIZE_NEAREST_NEIGHBOR and GATHER (constant indices; run-time ones: cgen_gather_indices). TFLM moves the int8 values unchanged: input and output
 quantization must be equal (the converter makes them so).
 
 Output element (i0, ..., in) is input element tables[0][i0] + ... + tables[n][in], where
@@ -15,7 +15,7 @@ from ....core.errors import BuildError
 from .. import quant
 from ..cemit import in_ptr, out_ptr
 from ..model import Operator, Tensor
-from ..params import MAX_DIMS, GatherParams
+from ..params import MAX_DIMS, GatherIndicesParams, GatherParams
 from .context import LoweringContext, lowers
 
 
@@ -202,3 +202,51 @@ def resize_nearest(ctx: LoweringContext, op: Operator) -> None:
     batch = [b * strides[0] for b in range(x.shape[0])]
     channels = list(range(x.shape[3]))
     _emit(ctx, op, x, op.outputs[0], [batch, rows, cols, channels])
+
+
+@lowers("UNPACK")
+def unpack(ctx: LoweringContext, op: Operator) -> None:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    rank = len(x.shape)
+    axis = op.options["axis"] + rank if op.options["axis"] < 0 else op.options["axis"]
+    if not 0 <= axis < rank or x.shape[axis] != len(op.outputs):
+        raise BuildError(f"{_where(op)}: {len(op.outputs)} outputs from axis {axis} of {x.shape}")
+    for k, out in enumerate(op.outputs):  # output k: index k of the axis, the axis dropped
+        ranges = [range(d) for d in x.shape]
+        ranges[axis] = range(k, k + 1)
+        _emit(ctx, op, x, out, _slice_tables(x, ranges))
+
+
+@lowers("GATHER", inputs=2, types=frozenset({"int8", "int32"}))  # int32: the indices
+def gather(ctx: LoweringContext, op: Operator) -> None:
+    """Constant indices: an offset table; indices read at run time (an embedding lookup):
+    cgen_gather_indices, which fails the invoke on an index outside the axis, as TFLM."""
+    x = ctx.int8_tensor(op, op.inputs[0], "params")
+    indices = ctx.tensor(op.inputs[1])
+    rank = len(x.shape)
+    axis = op.options["axis"] + rank if op.options["axis"] < 0 else op.options["axis"]
+    if op.options["batch_dims"] or not 0 <= axis < rank:
+        raise BuildError(f"{_where(op)}: axis {axis}, batch_dims {op.options['batch_dims']}")
+    strides = _strides(x.shape)
+    if indices.is_const:
+        values = [int(v) for v in indices.data.reshape(-1)]
+        if any(not 0 <= v < x.shape[axis] for v in values):
+            raise BuildError(f"{_where(op)}: an index outside axis {axis} of {x.shape}")
+        tables = [[i * strides[d] for i in range(x.shape[d])] for d in range(axis)]
+        tables.append([v * strides[axis] for v in values])  # the indices' dims, flattened
+        tables += [[i * strides[d] for i in range(x.shape[d])] for d in range(axis + 1, rank)]
+        _emit(ctx, op, x, op.outputs[0], tables)
+        return
+    if indices.dtype != "INT32":
+        raise BuildError(f"{_where(op)}: indices of type {indices.dtype} (int32 only)")
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    ctx.require_same_quantization(op, x, y)
+    params = GatherIndicesParams(
+        outer=int(np.prod(x.shape[:axis], dtype=np.int64)),
+        axis_size=x.shape[axis],
+        inner=int(np.prod(x.shape[axis + 1 :], dtype=np.int64)),
+        count=indices.size,
+    )
+    name = ctx.code.struct(params)
+    args = f"&{name}, {in_ptr(op.inputs[0])}, {in_ptr(op.inputs[1])}, {out_ptr(op.outputs[0])}"
+    ctx.code.call("cgen_gather.c", f"if (cgen_gather_indices({args}) != 0) return 1;")

@@ -1,9 +1,9 @@
 """The integer path: rewrite TVM's fake-quantized Relax graph into int8 arithmetic.
 
 TVM 0.27's TFLite importer always produces ``dequantize -> float op -> quantize``. Here
-``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD and AVERAGE_POOL_2D back
-into what TFLM computes: int8 x int8 -> int32 accumulation plus the int32 bias, then a
-fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
+``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD, AVERAGE_POOL_2D
+and MEAN back into what TFLM computes: int8 x int8 -> int32 accumulation plus the int32 bias
+(MEAN: the int32 sum, 1/count folded into the multiplier), then a fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
 with TFLite's multipliers (quant.py). The input zero point is folded into the bias
 (``conv(x - zx, W) = conv(x, W) - zx * sum(W)``) and padding uses ``zx``, so the tensors
 between layers stay int8 (subtracting zx in the graph would fuse into the previous kernel
@@ -150,6 +150,14 @@ class _Patterns:
         )
         self.add_clip = is_op("relax.clip")(self.add_quantize, wildcard(), wildcard())
 
+        # MEAN: the importer computes it in float between dequantize and quantize.
+        self.mean_in = wildcard()
+        self.mean_scale, self.mean_zp = is_const(), is_const()
+        self.mean = is_op("relax.mean")(
+            is_op("relax.dequantize")(self.mean_in, self.mean_scale, self.mean_zp)
+        )
+        self.mean_quantize = is_op("relax.quantize")(self.mean, self.out_scale, self.out_zp)
+
         # AVERAGE_POOL_2D: the importer's integer pool divides with truncation; TFLM rounds.
         self.pool_in = wildcard()
         self.pool = is_op("relax.nn.avg_pool2d")(is_op("relax.astype")(self.pool_in))
@@ -187,6 +195,7 @@ class IntegerRewriter:
             "fully_connected": 0,
             "add": 0,
             "avg_pool2d": 0,
+            "mean": 0,
         }
 
     # ---- CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ----
@@ -355,6 +364,26 @@ class IntegerRewriter:
         self.rewritten["avg_pool2d"] += 1
         return op.astype(q, "int8")
 
+    # ---- MEAN ----
+    def _rewrite_mean(self, orig: relax.Expr, m: dict) -> relax.Expr:
+        """TFLM's int8 MEAN: the int32 sum minus zp * count, requantized with 1/count folded
+        into the multiplier."""
+        p, op = self.p, relax.op
+        x, mean = m[p.mean_in], m[p.mean]
+        if _dtype(x) != "int8" or _dtype(orig) != "int8":
+            return orig
+        shape = [int(d) for d in x.ty.shape]
+        axes = [int(a) % len(shape) for a in mean.attrs.axis]
+        count = int(np.prod([shape[a] for a in axes]))
+        in_zp, out_zp = int(_scalar(m[p.mean_zp])), int(_scalar(m[p.out_zp]))
+        mult, shift = quant.mean_multiplier(
+            _scalar(m[p.mean_scale]), _scalar(m[p.out_scale]), count
+        )
+        total = op.sum(op.astype(x, "int32"), axis=axes, keepdims=bool(mean.attrs.keepdims))
+        acc = op.subtract(total, _c(in_zp * count, "int32"))
+        self.rewritten["mean"] += 1
+        return requantize(acc, np.array([mult]), np.array([shift]), out_zp, -128, 127)
+
     def __call__(self, func: relax.Function) -> relax.Function:
         p = self.p
         # Larger patterns first: with the trailing clip, then without it.
@@ -363,6 +392,7 @@ class IntegerRewriter:
         func = rewrite_call(p.add_clip, self._rewrite_add, func)
         func = rewrite_call(p.add_quantize, self._rewrite_add, func)
         func = rewrite_call(p.pool_out, self._rewrite_pool, func)
+        func = rewrite_call(p.mean_quantize, self._rewrite_mean, func)
         return func
 
 

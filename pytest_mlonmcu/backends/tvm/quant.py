@@ -83,3 +83,15 @@ def multiply_by_quantized_multiplier(
     remainder = high & mask
     threshold = (mask >> 1) + (high < 0)
     return (high >> right) + (remainder > threshold)
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """TFLM's int8 MEAN: input/output scale with 1/count folded in by integer division of
+    the multiplier (QuantizedMeanOrSum), as cgen's quant.mean_multiplier."""
+    mult, shift = quantize_multiplier(
+        float(np.float32(input_scale)) / float(np.float32(output_scale))
+    )
+    if count <= 0:
+        return mult, shift
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (mult << extra) // count, shift - extra

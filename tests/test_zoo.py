@@ -1,4 +1,5 @@
-"""The built-in model zoo: deterministic builds, runnable in TFLM, truthful definition.yml."""
+"""The built-in model zoo: deterministic builds, runnable in TFLM, truthful definition.yml.
+(textcls also writes its sample token sequences: tests/test_zoo_models.py runs them.)"""
 
 from __future__ import annotations
 
@@ -25,6 +26,23 @@ PAPER_OPS = {
     "resnet": {"CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"},
     "toycar": {"FULLY_CONNECTED"},
 }
+# The zoo's other models: the operators their architectures must convert to.
+OTHER_OPS = {
+    "mbv2": {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "ADD",
+        "AVERAGE_POOL_2D",
+        "FULLY_CONNECTED",
+        "SOFTMAX",
+    },
+    "lstm": {
+        *("FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "TANH", "UNPACK", "CONCATENATION"),
+        "SOFTMAX",
+    },
+    "textcls": {"GATHER", "MEAN", "FULLY_CONNECTED", "SOFTMAX"},
+}
+TOKENS = {"textcls": 1000}  # token-id inputs (int32) and their vocabulary
 
 # toycar builds in ~4 s and keeps determinism in the fast suite; the others are slow.
 MODELS = [
@@ -83,10 +101,17 @@ def test_model_runs_in_tflite_micro(name: str, zoo_build: Callable[[str], Path])
     interpreter = runtime.Interpreter.from_bytes(zoo_build(name).read_bytes())
     details = interpreter.get_input_details(0)
     shape = tuple(int(d) for d in details["shape"])
-    assert np.dtype(details["dtype"]) == np.int8
     rng = np.random.default_rng(0)
-    inputs = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
-    inputs += [rng.integers(-128, 127, size=shape, endpoint=True, dtype=np.int8) for _ in range(4)]
+    if name in TOKENS:
+        assert np.dtype(details["dtype"]) == np.int32
+        inputs = [np.zeros(shape, np.int32), np.full(shape, TOKENS[name] - 1, np.int32)]
+        inputs += [rng.integers(0, TOKENS[name], size=shape, dtype=np.int32) for _ in range(4)]
+    else:
+        assert np.dtype(details["dtype"]) == np.int8
+        inputs = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
+        inputs += [
+            rng.integers(-128, 127, size=shape, endpoint=True, dtype=np.int8) for _ in range(4)
+        ]
     outputs = []
     for x in inputs:
         interpreter.set_input(x, 0)
@@ -137,12 +162,20 @@ def test_definition_matches_the_tflite(name: str, zoo_build: Callable[[str], Pat
         for index, node in enumerate(nodes):
             d = details(index)
             assert node["shape"] == [int(s) for s in d["shape"]]
+            if key == "quantize" and name in TOKENS:  # token ids, taken as they are
+                assert node["dtype"] == np.dtype(d["dtype"]).name == "int32"
+                assert node["range"] == [0, TOKENS[name] - 1]
+                assert (node[key]["scale"], node[key]["zero_shift"]) == (1.0, 0)
+                continue
             assert node["dtype"] == np.dtype(d["dtype"]).name == "int8"
             q = d["quantization_parameters"]
             assert node[key]["scale"] == pytest.approx(float(q["scales"][0]), rel=1e-7)
             assert node[key]["zero_shift"] == int(q["zero_points"][0])
 
     assert set(definition["operators"]["TensorFlow Lite"]) == ops
+    if name in OTHER_OPS:
+        assert ops == OTHER_OPS[name]
+        return
     # Same operator set as the reference models, except the RESHAPE before FULLY_CONNECTED
     # that today's converter folds into it.
     assert ops == PAPER_OPS[name]
@@ -172,4 +205,4 @@ def test_import_and_cli_error_need_no_tensorflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 2, proc.stderr
-    assert "known zoo models: aww, vww, resnet, toycar" in proc.stderr
+    assert "known zoo models: aww, vww, resnet, toycar, mbv2, lstm, textcls" in proc.stderr

@@ -1,4 +1,6 @@
-"""The built-in model zoo: the four MLPerf Tiny (v0.5) architectures, needing no model files.
+"""The built-in model zoo: the four MLPerf Tiny (v0.5) architectures and three models of
+other public TinyML kinds (a MobileNetV2 block network, an unrolled LSTM keyword spotter, a
+text classifier with an embedding), needing no model files.
 
 Each model is built with Keras from the architecture of the mlcommons/tiny reference training
 code, given seeded random weights and converted to a full-int8 TFLite flatbuffer with a
@@ -34,7 +36,7 @@ import yaml
 
 from .metadata import read_metadata
 
-ZOO_MODELS: tuple[str, ...] = ("aww", "vww", "resnet", "toycar")
+ZOO_MODELS: tuple[str, ...] = ("aww", "vww", "resnet", "toycar", "mbv2", "lstm", "textcls")
 # Part of the cache key: bump when an architecture, a seed, the weights or the conversion change.
 ZOO_VERSION: str = "1"
 
@@ -42,6 +44,7 @@ _SEED = 20210607  # base seed; each model adds its index in ZOO_MODELS
 _CALIBRATION_SAMPLES = 64
 _LOGIT_STD = 1.0  # spread of the classifier logits over the calibration data
 _PROVENANCE = "https://github.com/mlcommons/tiny/tree/v0.5/v0.5/training"
+_TOKEN_SAMPLES = 8  # sample sequences written for a token-input model (input/N.bin)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class _Spec:
     input_description: str
     output_description: str
     provenance: str
+    tokens: int = 0  # > 0: int32 token ids in [0, tokens) instead of int8 features
 
 
 # Input ranges follow the quantization of the reference models, so inputs quantize alike.
@@ -91,6 +95,35 @@ _SPECS: dict[str, _Spec] = {
         "The reconstructed input.",
         f"{_PROVENANCE}/anomaly_detection (keras_model.get_model)",
     ),
+    "mbv2": _Spec(
+        (32, 32, 3),
+        (0.0, 1.0),
+        "MobileNetV2-style image classifier: inverted residual blocks (1x1 expansion, "
+        "3x3 depthwise, 1x1 linear projection, residual ADD) with ReLU6, seeded random weights.",
+        "A 32x32 RGB image scaled to [0, 1] (synthetic calibration data).",
+        "Probabilities of 10 classes.",
+        "MobileNetV2 (Sandler et al., arXiv 1801.04381), scaled down: width 8-32, 4 blocks",
+    ),
+    "lstm": _Spec(
+        (16, 10),
+        (-20.0, 20.0),
+        "Keyword spotting with one LSTM layer (24 units) unrolled over 16 frames, then a "
+        "softmax classifier; seeded random weights.",
+        "16 frames of 10 MFCC features (synthetic calibration data).",
+        "Probabilities of the 12 keyword classes.",
+        "the LSTM keyword spotter of 'Hello Edge' (Zhang et al., arXiv 1711.07128), smaller, "
+        "unrolled with a weight matrix per gate",
+    ),
+    "textcls": _Spec(
+        (32,),
+        (0.0, 1000.0),
+        "Text classifier: a 1000 x 16 embedding table looked up by token id (GATHER), the "
+        "mean over the sequence, two dense layers; seeded random weights.",
+        "32 token ids in [0, 1000) (seeded random sample sequences in input/).",
+        "Probabilities of 4 classes.",
+        "the fastText-style bag-of-embeddings classifier (Joulin et al., arXiv 1607.01759), small",
+        tokens=1000,
+    ),
 }
 
 
@@ -107,16 +140,25 @@ def build_zoo_model(name: str, out_dir: Path) -> Path:
     seed = _SEED + ZOO_MODELS.index(name)
     tf, keras = _import_tf(seed)
     rng = np.random.default_rng(seed)
-    calib = _calibration_data(rng, spec.input_shape, spec.input_range, _CALIBRATION_SAMPLES)
+    if spec.tokens:
+        calib = rng.integers(0, spec.tokens, (_CALIBRATION_SAMPLES, *spec.input_shape))
+        calib = calib.astype(np.int32)
+    else:
+        calib = _calibration_data(rng, spec.input_shape, spec.input_range, _CALIBRATION_SAMPLES)
     model = _BUILDERS[name](keras, spec.input_shape)
     _init_weights(keras, model, rng, calib)
-    data = _rename_io_tensors(_convert(tf, model, calib))
+    data = _rename_io_tensors(_convert(tf, model, calib, int8_input=not spec.tokens))
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.tflite"
     path.write_bytes(data)
     _write_definition(out_dir / "definition.yml", name, spec, data, tf.__version__)
+    if spec.tokens:  # random int32 ids would lie outside the table: valid sample sequences
+        (out_dir / "input").mkdir(exist_ok=True)
+        for k in range(_TOKEN_SAMPLES):
+            ids = rng.integers(0, spec.tokens, spec.input_shape).astype(np.float32)
+            (out_dir / "input" / f"{k}.bin").write_bytes(ids.tobytes())
     return path
 
 
@@ -218,11 +260,96 @@ def _build_toycar(keras: Any, shape: tuple[int, ...]) -> Any:
     return keras.Model(inputs, outputs, name="toycar")
 
 
+def _inverted_residual(keras: Any, x: Any, expand: int, filters: int, strides: int) -> Any:
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise, 1x1 linear projection (+ input)."""
+    layers = keras.layers
+    y = x
+    if expand != 1:
+        y = layers.Conv2D(x.shape[-1] * expand, 1, use_bias=False)(y)
+        y = layers.Activation("relu6")(layers.BatchNormalization()(y))
+    y = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(y)
+    y = layers.Activation("relu6")(layers.BatchNormalization()(y))
+    y = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False)(y))
+    if strides == 1 and x.shape[-1] == filters:
+        y = layers.Add()([x, y])
+    return y
+
+
+def _build_mbv2(keras: Any, shape: tuple[int, ...]) -> Any:
+    layers = keras.layers
+    inputs = keras.Input(shape=shape, batch_size=1, name="input_1")
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = layers.Activation("relu6")(layers.BatchNormalization()(x))
+    for expand, filters, strides in ((1, 8, 1), (6, 12, 2), (6, 12, 1), (6, 16, 2)):
+        x = _inverted_residual(keras, x, expand, filters, strides)
+    x = layers.Conv2D(32, 1, use_bias=False)(x)
+    x = layers.Activation("relu6")(layers.BatchNormalization()(x))
+    return keras.Model(inputs, _classifier(keras, x, 10), name="mbv2")
+
+
+def _build_lstm(keras: Any, shape: tuple[int, ...]) -> Any:
+    """One LSTM layer unrolled over the frames, written out: Keras's LSTM(unroll=True) keeps
+    its four gates in one matrix, and TFLite's converter left the SPLIT after it in float in
+    some processes and not in others (2 of 5 builds); with a matrix per gate every build gave
+    the same bytes (6 of 6)."""
+    import tensorflow as tf
+
+    units = 24
+
+    class UnrolledLSTM(keras.layers.Layer):
+        def build(self, input_shape: Any) -> None:
+            rows = input_shape[-1] + units  # [x_t, h_{t-1}]
+            self.kernels = [self.add_weight(shape=(rows, units), name="kernel") for _ in "ifgo"]
+            self.biases = [self.add_weight(shape=(units,), name="bias") for _ in "ifgo"]
+
+        def call(self, x: Any) -> Any:
+            h = tf.zeros_like(x[:, 0, :1]) * tf.zeros((1, units))  # batch x units zeros
+            c = h
+            for frame in tf.unstack(x, axis=1):
+                xh = tf.concat([frame, h], axis=1)
+                i, f, g, o = (tf.matmul(xh, k) + b for k, b in zip(self.kernels, self.biases))
+                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+                h = tf.sigmoid(o) * tf.tanh(c)
+            return h
+
+    inputs = keras.Input(shape=shape, batch_size=1, name="input_1")
+    outputs = keras.layers.Dense(12, activation="softmax", name="classifier")(
+        UnrolledLSTM()(inputs)
+    )
+    return keras.Model(inputs, outputs, name="lstm")
+
+
+def _build_textcls(keras: Any, shape: tuple[int, ...]) -> Any:
+    import tensorflow as tf
+
+    class Lookup(keras.layers.Layer):
+        """An embedding as a plain table lookup (tf.gather -> one GATHER): Keras's Embedding
+        adds a negative-index fix-up (LESS, SELECT, int32 ADD) to the graph."""
+
+        def build(self, input_shape: Any) -> None:
+            self.embeddings = self.add_weight(
+                shape=(_SPECS["textcls"].tokens, 16), name="embeddings"
+            )
+
+        def call(self, ids: Any) -> Any:
+            return tf.gather(self.embeddings, ids)
+
+    layers = keras.layers
+    inputs = keras.Input(shape=shape, batch_size=1, name="input_1", dtype="int32")
+    x = layers.GlobalAveragePooling1D()(Lookup()(inputs))
+    x = layers.Dense(16, activation="relu")(x)
+    outputs = layers.Dense(4, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name="textcls")
+
+
 _BUILDERS: dict[str, Callable[[Any, tuple[int, ...]], Any]] = {
     "aww": _build_aww,
     "vww": _build_vww,
     "resnet": _build_resnet,
     "toycar": _build_toycar,
+    "mbv2": _build_mbv2,
+    "lstm": _build_lstm,
+    "textcls": _build_textcls,
 }
 
 
@@ -263,6 +390,10 @@ def _init_weights(keras: Any, model: Any, rng: Any, calib: Any) -> None:
             elif kind == "kernel":  # He normal, as the reference models' initializer
                 fan_in = int(np.prod(shape[:-1]))
                 values.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape))
+            elif kind == "recurrent_kernel":  # keeps the state from exploding or dying
+                values.append(rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape))
+            elif kind == "embeddings":
+                values.append(rng.normal(0.0, 1.0, shape))
             elif kind == "bias":
                 values.append(rng.normal(0.0, 0.05, shape))
             elif kind == "gamma":
@@ -304,8 +435,9 @@ def _init_weights(keras: Any, model: Any, rng: Any, calib: Any) -> None:
 # --------------------------------------------------------------------------- conversion
 
 
-def _convert(tf: Any, model: Any, calib: Any) -> bytes:
-    """Full-int8 conversion (int8 input and output), calibrated on ``calib``."""
+def _convert(tf: Any, model: Any, calib: Any, int8_input: bool = True) -> bytes:
+    """Full-int8 conversion (int8 input, unless token ids, and output), calibrated on
+    ``calib``."""
 
     def representative_dataset():
         for i in range(calib.shape[0]):
@@ -315,7 +447,8 @@ def _convert(tf: Any, model: Any, calib: Any) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
+    if int8_input:
+        converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     # Per-tensor weights for FULLY_CONNECTED as the reference models (and older kernels) have;
     # per-channel would add a scale and an int64 zero point per output unit.
@@ -374,6 +507,15 @@ def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_versio
     meta = read_metadata(data, origin=f"zoo model {name}")
 
     def node(info: Any, description: str, quant_key: str) -> dict[str, Any]:
+        if info.scale is None:  # token ids: the sample files hold them as they are
+            return {
+                "description": description,
+                "name": info.name,
+                "shape": list(info.shape),
+                "dtype": info.dtype,
+                "range": [0, spec.tokens - 1],
+                quant_key: {"scale": 1.0, "zero_shift": 0, "dtype": "float32"},
+            }
         scale, zero = float(info.scale), int(info.zero_point)
         return {
             "description": description,

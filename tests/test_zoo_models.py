@@ -1,0 +1,55 @@
+"""The zoo's models of other public TinyML kinds (mbv2, lstm, textcls) pass validation on
+riscv_qemu with tflmi, cgen and tvmaotplus: the acceptance of users' own models (issue 17)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ("mbv2", "lstm", "textcls")
+BACKENDS = ("tflmi", "cgen", "tvmaotplus")
+
+pytestmark = [
+    pytest.mark.slow,  # three zoo builds with TensorFlow, TFLM kernels for rv32, TVM builds
+    pytest.mark.skipif(
+        not (shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")),
+        reason="the RISC-V toolchain or qemu-system-riscv32 is not installed",
+    ),
+    pytest.mark.skipif(importlib.util.find_spec("tvm") is None, reason="no apache-tvm"),
+]
+
+
+def test_each_new_zoo_model_passes_validation_with_every_backend(tmp_path):
+    models = ",".join(f"zoo:{m}" for m in MODELS)
+    cmd = [
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+        f"--rootdir={tmp_path}", f"--mlonmcu-model={models}",
+        f"--mlonmcu-backend={','.join(BACKENDS)}", "--mlonmcu-target=riscv_qemu",
+        f"--mlonmcu-json={tmp_path / 'r.json'}", f"--mlonmcu-out={tmp_path / 'out'}",
+        "--mlonmcu-history=off",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=5400)
+    assert result.returncode == 0, result.stdout[-4000:]
+    runs = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}
+    assert len(runs) == len(MODELS) * len(BACKENDS)
+    for model in MODELS:
+        for backend in BACKENDS:
+            metrics = runs[f"zoo_{model}-{backend}-riscv_qemu"]["metrics"]
+            assert (metrics["validation_mode"], metrics["validation_passed"]) == ("exact", True)
+            assert metrics["validation_max_abs_diff"] == 0
+            assert metrics["invoke_instructions"] > 0
+    # textcls looks up its embedding with run-time indices: its samples are token sequences
+    # (input/N.bin of the zoo build), not random int32 values that would fail the lookup.
+    record = runs["zoo_textcls-cgen-riscv_qemu"]
+    with np.load(Path(record["artifacts"]) / "inputs.npz") as inputs:
+        tokens = np.concatenate([inputs[k].reshape(-1) for k in inputs.files])
+    assert tokens.dtype == np.int32 and tokens.size >= 2 * 32
+    assert tokens.min() >= 0 and tokens.max() < 1000 and len(set(tokens.tolist())) > 32

@@ -185,6 +185,9 @@ class Model(tf.Module):
                 "squared_difference": tf.math.squared_difference,
             }[kind]
             return fn(x, other)
+        if kind in ("reduce_sum", "reduce_max", "reduce_min"):
+            fn = {"reduce_sum": tf.reduce_sum, "reduce_max": tf.reduce_max}.get(kind, tf.reduce_min)
+            return fn(x, axis=s["axis"], keepdims=s["keepdims"])
         if kind == "unpack":
             return tuple(tf.unstack(x, axis=s["axis"]))
         if kind == "gather_const":

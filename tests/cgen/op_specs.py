@@ -204,6 +204,10 @@ OP_SPECS: list[dict] = [
         indices=[4, 0, 2, 2],
         axis=1,
     ),
+    dict(name="sum_hw", kind="reduce_sum", shape=[1, 4, 5, 6], axis=[1, 2], keepdims=False),
+    dict(name="sum_last_keepdims", kind="reduce_sum", shape=[1, 3, 8], axis=[2], keepdims=True),
+    dict(name="reduce_max_hw", kind="reduce_max", shape=[1, 5, 4, 3], axis=[1, 2], keepdims=True),
+    dict(name="reduce_min_last", kind="reduce_min", shape=[2, 3, 7], axis=[2], keepdims=False),
     # SUB, MAXIMUM, MINIMUM, LEAKY_RELU
     dict(name="sub_two_inputs", kind="sub", shape=[1, 5, 5, 4], shape2=[1, 5, 5, 4]),
     dict(name="sub_broadcast_const", kind="sub", shape=[1, 4, 4, 6], const=[6]),

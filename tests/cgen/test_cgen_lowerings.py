@@ -15,6 +15,7 @@ def test_every_supported_operator_is_registered():
         *("PAD", "PADV2", "CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS"),
         *("SUB", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "TRANSPOSE", "SLICE", "STRIDED_SLICE"),
         *("SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR", "UNPACK", "GATHER"),
+        *("SUM", "REDUCE_MAX", "REDUCE_MIN"),
     }
 
 

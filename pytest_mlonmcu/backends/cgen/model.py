@@ -98,6 +98,9 @@ _OPTIONS = {
     "MUL": "MulOptions",
     "CONCATENATION": "ConcatenationOptions",
     "MEAN": "ReducerOptions",
+    "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions",
     "SUB": "SubOptions",
     "STRIDED_SLICE": "StridedSliceOptions",
     "SPLIT": "SplitOptions",
@@ -174,7 +177,7 @@ def _read_options(op_name: str, op: Any) -> dict[str, Any]:
     if op_name == "CONCATENATION":
         o = init(tflite.ConcatenationOptions)
         return {"axis": o.Axis(), "activation": o.FusedActivationFunction()}
-    if op_name == "MEAN":
+    if op_name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"):
         return {"keep_dims": bool(init(tflite.ReducerOptions).KeepDims())}
     if op_name == "SUB":
         return {"activation": init(tflite.SubOptions).FusedActivationFunction()}

@@ -105,7 +105,9 @@ void cgen_dequantize(const cgen_quant_params *p, const int8_t *in, float *out);
 void cgen_logistic(const cgen_activation_params *p, const int8_t *in, int8_t *out);
 void cgen_tanh(const cgen_activation_params *p, const int8_t *in, int8_t *out);
 void cgen_leaky_relu(const cgen_leaky_relu_params *p, const int8_t *in, int8_t *out);
-void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out);
+void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out); /* and SUM */
+void cgen_reduce_max(const cgen_mean_params *p, const int8_t *in, int8_t *out);
+void cgen_reduce_min(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
 void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
 void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out);

@@ -1,7 +1,8 @@
 /*
- * cgen_reduce.c - int8 MEAN over a contiguous block of axes. The generator folds
- * 1/count into mult/shift the way TFLite does (integer division of the
- * multiplier), so the result matches TFLite Micro's integer mean.
+ * cgen_reduce.c - int8 MEAN and SUM over a contiguous block of axes. For MEAN the
+ * generator folds 1/count into mult/shift the way TFLite does (integer division of
+ * the multiplier), so the result matches TFLite Micro's integer mean; SUM is the same
+ * without it. REDUCE_MAX and REDUCE_MIN compare the stored values, as TFLM does.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -19,3 +20,22 @@ void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out) {
     }
   }
 }
+
+#define CGEN_REDUCE_EXTREME(NAME, BETTER)                                      \
+  void NAME(const cgen_mean_params *p, const int8_t *in, int8_t *out) {          \
+    for (int32_t o = 0; o < p->outer; ++o) {                                     \
+      const int8_t *block = in + o * p->reduce * p->inner;                       \
+      for (int32_t i = 0; i < p->inner; ++i) {                                   \
+        const int8_t *ip = block + i;                                            \
+        int8_t best = *ip;                                                       \
+        for (int32_t r = 1; r < p->reduce; ++r) {                                \
+          ip += p->inner;                                                        \
+          if (*ip BETTER best) best = *ip;                                       \
+        }                                                                        \
+        *out++ = best;                                                           \
+      }                                                                          \
+    }                                                                            \
+  }
+
+CGEN_REDUCE_EXTREME(cgen_reduce_max, >)
+CGEN_REDUCE_EXTREME(cgen_reduce_min, <)

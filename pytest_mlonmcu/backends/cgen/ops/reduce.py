@@ -1,4 +1,4 @@
-"""MEAN over a contiguous block of axes."""
+"""MEAN, SUM, REDUCE_MAX and REDUCE_MIN over a contiguous block of axes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..params import MeanParams
 from .context import AT_LEAST_1D, LoweringContext, lowers
 
 
-@lowers("MEAN", inputs=2, rank=AT_LEAST_1D)
+@lowers("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", inputs=2, rank=AT_LEAST_1D)
 def mean(ctx: LoweringContext, op: Operator) -> None:
     x = ctx.int8_tensor(op, op.inputs[0], "input")
     y = ctx.int8_tensor(op, op.outputs[0], "output")
@@ -24,10 +24,14 @@ def mean(ctx: LoweringContext, op: Operator) -> None:
     kept = [d for d in big if d not in axes]
     if reduced and kept and any(reduced[0] < k < reduced[-1] for k in kept):
         raise BuildError(
-            f"cgen: MEAN (operator index {op.index}) over non-adjacent axes is not supported"
+            f"cgen: {op.name} (operator index {op.index}) over non-adjacent axes is not supported"
         )
     first = reduced[0] if reduced else rank
-    mult, shift = quant.mean_multiplier(x.scale, y.scale, count)
+    if op.name in ("REDUCE_MAX", "REDUCE_MIN"):  # TFLM compares the stored values
+        ctx.require_same_quantization(op, x, y)
+        mult, shift = 0, 0
+    else:  # SUM: TFLM's MEAN without 1/count in the multiplier
+        mult, shift = quant.mean_multiplier(x.scale, y.scale, count if op.name == "MEAN" else 0)
     params = MeanParams(
         outer=int(np.prod([x.shape[d] for d in kept if d < first], dtype=np.int64)),
         reduce=int(np.prod([x.shape[d] for d in reduced], dtype=np.int64)),
@@ -37,4 +41,5 @@ def mean(ctx: LoweringContext, op: Operator) -> None:
         mult=mult,
         shift=shift,
     )
-    ctx.call_unary(op, "cgen_reduce.c", "cgen_mean", params)
+    kernel = {"REDUCE_MAX": "cgen_reduce_max", "REDUCE_MIN": "cgen_reduce_min"}
+    ctx.call_unary(op, "cgen_reduce.c", kernel.get(op.name, "cgen_mean"), params)

@@ -2,7 +2,7 @@
 
 TVM 0.27's TFLite importer always produces ``dequantize -> float op -> quantize``. Here
 ``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD, AVERAGE_POOL_2D
-and MEAN back into what TFLM computes: int8 x int8 -> int32 accumulation plus the int32 bias
+and MEAN/SUM back into what TFLM computes: int8 x int8 -> int32 accumulation plus the int32 bias
 (MEAN: the int32 sum, 1/count folded into the multiplier), then a fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
 with TFLite's multipliers (quant.py). The input zero point is folded into the bias
 (``conv(x - zx, W) = conv(x, W) - zx * sum(W)``) and padding uses ``zx``, so the tensors
@@ -153,9 +153,8 @@ class _Patterns:
         # MEAN: the importer computes it in float between dequantize and quantize.
         self.mean_in = wildcard()
         self.mean_scale, self.mean_zp = is_const(), is_const()
-        self.mean = is_op("relax.mean")(
-            is_op("relax.dequantize")(self.mean_in, self.mean_scale, self.mean_zp)
-        )
+        dq_mean_in = is_op("relax.dequantize")(self.mean_in, self.mean_scale, self.mean_zp)
+        self.mean = is_op("relax.mean")(dq_mean_in) | is_op("relax.sum")(dq_mean_in)
         self.mean_quantize = is_op("relax.quantize")(self.mean, self.out_scale, self.out_zp)
 
         # AVERAGE_POOL_2D: the importer's integer pool divides with truncation; TFLM rounds.
@@ -366,8 +365,8 @@ class IntegerRewriter:
 
     # ---- MEAN ----
     def _rewrite_mean(self, orig: relax.Expr, m: dict) -> relax.Expr:
-        """TFLM's int8 MEAN: the int32 sum minus zp * count, requantized with 1/count folded
-        into the multiplier."""
+        """TFLM's int8 MEAN (and SUM): the int32 sum minus zp * count, requantized with
+        1/count folded into the multiplier (SUM: without it)."""
         p, op = self.p, relax.op
         x, mean = m[p.mean_in], m[p.mean]
         if _dtype(x) != "int8" or _dtype(orig) != "int8":
@@ -376,8 +375,9 @@ class IntegerRewriter:
         axes = [int(a) % len(shape) for a in mean.attrs.axis]
         count = int(np.prod([shape[a] for a in axes]))
         in_zp, out_zp = int(_scalar(m[p.mean_zp])), int(_scalar(m[p.out_zp]))
+        folded = count if mean.op.name == "relax.mean" else 0  # SUM: no 1/count
         mult, shift = quant.mean_multiplier(
-            _scalar(m[p.mean_scale]), _scalar(m[p.out_scale]), count
+            _scalar(m[p.mean_scale]), _scalar(m[p.out_scale]), folded
         )
         total = op.sum(op.astype(x, "int32"), axis=axes, keepdims=bool(mean.attrs.keepdims))
         acc = op.subtract(total, _c(in_zp * count, "int32"))

@@ -80,6 +80,10 @@ class Model(tf.Module):
             self.b3 = _var(rng, (6,), 0.2)
         elif kind == "strided_slice":
             self.w = _var(rng, (1, 1, shape[-1], 4), 0.5)
+        elif kind == "prelu":  # one slope per channel, some negative
+            alpha_shape = [1] * (len(shape) - 2) + [shape[-1]]  # Keras: shared over H, W
+            alpha = rng.uniform(-0.5, 0.6, size=alpha_shape).astype(np.float32)
+            self.alpha = tf.Variable(alpha)
         elif kind in ("sub", "maximum", "minimum") and "const" in spec:
             self.c = tf.constant(rng.normal(size=spec["const"]).astype(np.float32))
 
@@ -192,6 +196,8 @@ class Model(tf.Module):
             return tuple(tf.unstack(x, axis=s["axis"]))
         if kind == "gather_const":
             return tf.gather(x, s["indices"], axis=s["axis"])
+        if kind == "prelu":  # Keras's PReLU formula, which the converter fuses into PRELU
+            return tf.nn.relu(x) + (-self.alpha) * tf.nn.relu(-x)
         if kind == "leaky_relu":
             return tf.nn.leaky_relu(x, alpha=s["alpha"])
         raise ValueError(f"unknown kind {kind}")

@@ -1,5 +1,5 @@
 /*
- * cgen_binary.c - int8 ADD, SUB, MUL, MAXIMUM and MINIMUM with numpy-style broadcasting.
+ * cgen_binary.c - int8 ADD, SUB, MUL, MAXIMUM, MINIMUM and PRELU with numpy-style broadcasting.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -22,6 +22,15 @@ static inline int8_t sub_one(const cgen_binary_params *p, int32_t x, int32_t y) 
   const int32_t sb = cgen_rdbpot(cgen_srdhm(b, p->in2_mult), -p->in2_shift);
   const int32_t raw = cgen_rdbpot(cgen_srdhm(sa - sb, p->out_mult), -p->out_shift);
   return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
+}
+
+/* TFLM's PRELU: the input alone on its own multiplier where it is >= 0, else times the
+ * slope (input 2) on the product's multiplier. */
+static inline int8_t prelu_one(const cgen_binary_params *p, int32_t x, int32_t alpha) {
+  const int32_t v = x + p->in1_offset;
+  const int32_t y = v >= 0 ? cgen_mbqm(v, p->in1_mult, p->in1_shift)
+                           : cgen_mbqm(v * (alpha + p->in2_offset), p->out_mult, p->out_shift);
+  return cgen_clamp_i8(y + p->out_offset, p->act_min, p->act_max);
 }
 
 /* TFLM's MAXIMUM and MINIMUM compare the stored int8 values (no rescaling). */
@@ -123,4 +132,8 @@ void cgen_maximum(const cgen_binary_params *p, const int8_t *in1, const int8_t *
 
 void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   CGEN_BINARY_LOOP(min_one);
+}
+
+void cgen_prelu(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+  CGEN_BINARY_LOOP(prelu_one);
 }

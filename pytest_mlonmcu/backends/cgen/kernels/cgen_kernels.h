@@ -66,7 +66,7 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
 typedef struct cgen_conv_params cgen_conv_params; /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED */
 typedef struct cgen_pool_params cgen_pool_params;
 typedef struct cgen_softmax_params cgen_softmax_params;
-typedef struct cgen_binary_params cgen_binary_params; /* ADD, SUB, MUL, MAXIMUM, MINIMUM */
+typedef struct cgen_binary_params cgen_binary_params; /* ADD, SUB, MUL, MAX/MINIMUM, PRELU */
 typedef struct cgen_quant_params cgen_quant_params;   /* QUANTIZE, DEQUANTIZE */
 typedef struct cgen_activation_params cgen_activation_params; /* LOGISTIC, TANH */
 typedef struct cgen_mean_params cgen_mean_params;
@@ -99,6 +99,7 @@ void cgen_mul(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2,
 void cgen_sub(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_maximum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void cgen_prelu(const cgen_binary_params *p, const int8_t *in1, const int8_t *alpha, int8_t *out);
 void cgen_requantize(const cgen_quant_params *p, const int8_t *in, int8_t *out);
 void cgen_quantize_f32(const cgen_quant_params *p, const float *in, int8_t *out);
 void cgen_dequantize(const cgen_quant_params *p, const int8_t *in, float *out);

@@ -292,6 +292,21 @@ class GatherIndicesParams(CStruct):
 
 
 @dataclass(slots=True, kw_only=True)
+class HardSwishParams(CStruct):
+    """HARD_SWISH (int8): TFLM's 16-bit fixed-point evaluation, its multipliers scaled down
+    to int16 (DownScaleInt32ToInt16Multiplier)."""
+
+    c_name: ClassVar[str] = "cgen_hard_swish_params"
+    size: Int32
+    in_zp: Int32
+    out_zp: Int32
+    out_mult: Int16
+    out_exp: Int32 = note("<= 0")
+    reluish_mult: Int16
+    reluish_exp: Int32
+
+
+@dataclass(slots=True, kw_only=True)
 class LeakyReluParams(CStruct):
     """LEAKY_RELU (int8): identity and alpha branches, each its own multiplier."""
 
@@ -317,6 +332,7 @@ STRUCTS: tuple[type[CStruct], ...] = (
     ConcatParams,
     GatherParams,
     GatherIndicesParams,
+    HardSwishParams,
     LeakyReluParams,
 )
 

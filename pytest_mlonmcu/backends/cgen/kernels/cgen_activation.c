@@ -1,5 +1,5 @@
 /*
- * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point; LEAKY_RELU.
+ * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point; LEAKY_RELU, HARD_SWISH.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -56,5 +56,50 @@ void cgen_leaky_relu(const cgen_leaky_relu_params *p, const int8_t *in, int8_t *
     const int32_t y = x >= 0 ? cgen_mbqm(x, p->identity_mult, p->identity_shift)
                              : cgen_mbqm(x, p->alpha_mult, p->alpha_shift);
     out[i] = cgen_clamp_i8(y + p->out_zp, -128, 127);
+  }
+}
+
+/* 16-bit gemmlowp arithmetic of TFLM's HARD_SWISH. */
+static inline int16_t srdhm16(int16_t a, int16_t b) { /* rounding */
+  if (a == b && a == INT16_MIN) return INT16_MAX;
+  const int32_t ab = (int32_t)a * (int32_t)b;
+  const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
+  return (int16_t)((ab + nudge) / (1 << 15));
+}
+
+static inline int16_t sdhm16(int16_t a, int16_t b) { /* truncating (SQDMULH) */
+  if (a == b && a == INT16_MIN) return INT16_MAX;
+  return (int16_t)(((int32_t)a * (int32_t)b) / (1 << 15));
+}
+
+static inline int16_t rdbpot16(int16_t x, int exponent) {
+  const int32_t mask = (1 << exponent) - 1;
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (int16_t)((x >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+static inline int16_t saturating_left_shift16(int16_t value, int amount) {
+  int64_t r = (int64_t)value * ((int64_t)1 << amount);
+  r = r > INT16_MAX ? INT16_MAX : r;
+  r = r < INT16_MIN ? INT16_MIN : r;
+  return (int16_t)r;
+}
+
+/* TFLM's HARD_SWISH (int8): x * relu6(x + 3) / 6 in 16-bit fixed point. */
+void cgen_hard_swish(const cgen_hard_swish_params *p, const int8_t *in, int8_t *out) {
+  for (int32_t i = 0; i < p->size; ++i) {
+    const int16_t x = (int16_t)(in[i] - p->in_zp);
+    const int16_t hires = (int16_t)(x * (1 << 7));
+    const int16_t preshift_out = srdhm16(hires, p->out_mult);
+    int16_t reluish = hires;
+    if (p->reluish_exp > 0) reluish = saturating_left_shift16(reluish, p->reluish_exp - 1);
+    reluish = srdhm16(reluish, p->reluish_mult);
+    if (p->reluish_exp > 0) reluish = saturating_left_shift16(reluish, 1);
+    if (p->reluish_exp < 0) reluish = rdbpot16(reluish, -p->reluish_exp);
+    reluish = (int16_t)((reluish + (1 << 15)) >> 1); /* [-1, 1] -> [0, 1] */
+    const int16_t preshift = sdhm16(reluish, preshift_out);
+    const int32_t y = rdbpot16(preshift, -p->out_exp) + p->out_zp;
+    out[i] = cgen_clamp_i8(y, -128, 127);
   }
 }

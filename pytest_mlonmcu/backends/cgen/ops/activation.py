@@ -1,4 +1,5 @@
-"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations; LEAKY_RELU."""
+"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations; LEAKY_RELU and
+HARD_SWISH."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from ....core.errors import BuildError
 from .. import quant
 from ..model import Operator
-from ..params import ActivationParams, LeakyReluParams
+from ..params import ActivationParams, HardSwishParams, LeakyReluParams
 from .context import LoweringContext, lowers
 
 
@@ -52,3 +53,36 @@ def leaky_relu(ctx: LoweringContext, op: Operator) -> None:
         alpha_shift=alpha_shift,
     )
     ctx.call_unary(op, "cgen_activation.c", "cgen_leaky_relu", params)
+
+
+def _int16_multiplier(real: float) -> tuple[int, int]:
+    """QuantizeMultiplier, then DownScaleInt32ToInt16Multiplier (TFLM's HARD_SWISH)."""
+    mult, exponent = quant.quantize_multiplier(real)
+    mult16 = 32767 if mult >= 2**31 - 1 - (1 << 15) else (mult + (1 << 15)) >> 16
+    return mult16, exponent
+
+
+@lowers("HARD_SWISH", elementwise=True)
+def hard_swish(ctx: LoweringContext, op: Operator) -> None:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    # As TFLM's Prepare: the scales in float32, each real multiplier then in double.
+    hires_input_scale = np.float32(1.0 / 128.0) * x.scale
+    reluish_scale = np.float32(3.0) / np.float32(32768.0)
+    out_mult, out_exp = _int16_multiplier(float(hires_input_scale / y.scale))
+    if out_exp > 0:
+        raise BuildError(
+            f"cgen: HARD_SWISH (operator index {op.index}): output scale too small for TFLM's "
+            "16-bit evaluation (TFLM refuses it too)"
+        )
+    reluish_mult, reluish_exp = _int16_multiplier(float(hires_input_scale / reluish_scale))
+    params = HardSwishParams(
+        size=x.size,
+        in_zp=x.zero_point,
+        out_zp=y.zero_point,
+        out_mult=out_mult,
+        out_exp=out_exp,
+        reluish_mult=reluish_mult,
+        reluish_exp=reluish_exp,
+    )
+    ctx.call_unary(op, "cgen_activation.c", "cgen_hard_swish", params)

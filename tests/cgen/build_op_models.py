@@ -196,6 +196,8 @@ class Model(tf.Module):
             return tuple(tf.unstack(x, axis=s["axis"]))
         if kind == "gather_const":
             return tf.gather(x, s["indices"], axis=s["axis"])
+        if kind == "exp":
+            return tf.exp(x)
         if kind == "hard_swish":  # x * relu6(x + 3) / 6: the converter fuses it into HARD_SWISH
             return x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
         if kind == "prelu":  # Keras's PReLU formula, which the converter fuses into PRELU

@@ -209,6 +209,18 @@ OP_SPECS: list[dict] = [
     dict(name="reduce_max_hw", kind="reduce_max", shape=[1, 5, 4, 3], axis=[1, 2], keepdims=True),
     dict(name="reduce_min_last", kind="reduce_min", shape=[2, 3, 7], axis=[2], keepdims=False),
     # SUB, MAXIMUM, MINIMUM, LEAKY_RELU
+    dict(
+        name="squared_difference",
+        kind="squared_difference",
+        shape=[1, 4, 4, 3],
+        shape2=[1, 4, 4, 3],
+    ),
+    dict(
+        name="squared_difference_broadcast",
+        kind="squared_difference",
+        shape=[1, 6, 8],
+        shape2=[1, 1, 8],
+    ),
     dict(name="sub_two_inputs", kind="sub", shape=[1, 5, 5, 4], shape2=[1, 5, 5, 4]),
     dict(name="sub_broadcast_const", kind="sub", shape=[1, 4, 4, 6], const=[6]),
     dict(name="maximum_two_inputs", kind="maximum", shape=[1, 4, 4, 5], shape2=[1, 4, 4, 5]),
@@ -227,13 +239,7 @@ OP_SPECS: list[dict] = [
 
 # Models whose generation must fail; "op" is the operator the error must name.
 UNSUPPORTED_SPECS: list[dict] = [
-    dict(
-        name="unsupported_squared_difference",
-        kind="squared_difference",
-        shape=[1, 4, 4, 3],
-        shape2=[1, 4, 4, 3],
-        op="SQUARED_DIFFERENCE",
-    ),
+    dict(name="unsupported_exp", kind="exp", shape=[1, 4, 4, 3], op="EXP"),
     dict(name="float_model", kind="float_model", shape=[1, 6, 6, 3], op=None),
 ]
 

@@ -130,20 +130,20 @@ def test_unsupported_models_fail_at_generation(op_models, spec, tmp_path):
 
 
 def test_hand_edited_operator_is_rejected(op_models, tmp_path):
-    """An operator code changed in the flatbuffer (ADD -> SQUARED_DIFFERENCE) is named."""
+    """An operator code changed in the flatbuffer (ADD -> EXP) is named."""
     if schema_module() is None:
         pytest.skip("tensorflow's flatbuffer schema module is not available")
 
     def replace_add(schema, m):
         for code in m.operatorCodes:
             if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.ADD:
-                code.builtinCode = schema.BuiltinOperator.SQUARED_DIFFERENCE
-                code.deprecatedBuiltinCode = schema.BuiltinOperator.SQUARED_DIFFERENCE
+                code.builtinCode = schema.BuiltinOperator.EXP
+                code.deprecatedBuiltinCode = schema.BuiltinOperator.EXP
 
     model = edit_model(op_models["mini_resnet_block"], replace_add)
     with pytest.raises(UnsupportedOperatorError) as info:
         generate(model, tmp_path)
-    assert info.value.op == "SQUARED_DIFFERENCE"
+    assert info.value.op == "EXP"
     assert info.value.index == 2
 
 
@@ -224,7 +224,7 @@ def test_requantization_fast_path_matches_reference(tmp_path):
 ON_TARGET_KINDS = {
     "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
     "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
-    "minimum", "leaky_relu", "unpack", "gather_const", "reduce_sum", "reduce_max", "reduce_min", "prelu", "hard_swish",
+    "minimum", "leaky_relu", "unpack", "gather_const", "reduce_sum", "reduce_max", "reduce_min", "prelu", "hard_swish", "squared_difference",
 }  # fmt: skip
 
 

@@ -110,16 +110,17 @@ def fc_per_tensor_multiplier(
     return quantize_multiplier(float(product) / float(output_scale))
 
 
-def add_params(s1: np.float32, s2: np.float32, s_out: np.float32) -> dict[str, int]:
-    """Multipliers of the int8 ADD (left_shift 20), as TFLM's CalculateOpDataAdd."""
-    left_shift = 20
+def _two_input_rescale(
+    s1: np.float32, s2: np.float32, left_shift: int, output_real: float, what: str
+) -> dict[str, int]:
+    """Both inputs onto twice the larger scale (multipliers < 1), then ``output_real``: the
+    shared part of TFLM's ADD/SUB and SQUARED_DIFFERENCE preparation."""
     twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
     m1, sh1 = quantize_multiplier(float(s1) / twice_max)
     m2, sh2 = quantize_multiplier(float(s2) / twice_max)
-    mo, sho = quantize_multiplier(twice_max / ((1 << left_shift) * float(s_out)))
-    for shift in (sh1, sh2, sho):
-        if shift > 0:
-            raise BuildError("cgen: ADD rescale multiplier >= 1 is not supported")
+    mo, sho = quantize_multiplier(output_real)
+    if sh1 > 0 or sh2 > 0:
+        raise BuildError(f"cgen: {what} input rescale multiplier >= 1 is not supported")
     return {
         "left_shift": left_shift,
         "in1_mult": m1,
@@ -129,6 +130,23 @@ def add_params(s1: np.float32, s2: np.float32, s_out: np.float32) -> dict[str, i
         "out_mult": mo,
         "out_shift": sho,
     }
+
+
+def add_params(s1: np.float32, s2: np.float32, s_out: np.float32) -> dict[str, int]:
+    """Multipliers of the int8 ADD (left_shift 20), as TFLM's CalculateOpDataAdd."""
+    twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
+    params = _two_input_rescale(s1, s2, 20, twice_max / ((1 << 20) * float(s_out)), "ADD")
+    if params["out_shift"] > 0:
+        raise BuildError("cgen: ADD rescale multiplier >= 1 is not supported")
+    return params
+
+
+def squared_difference_params(s1: np.float32, s2: np.float32, s_out: np.float32) -> dict[str, int]:
+    """Multipliers of the int8 SQUARED_DIFFERENCE (left_shift 7), as TFLM's PrepareQuantized
+    (its output multiplier may exceed 1)."""
+    twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
+    output_real = twice_max * twice_max / float(np.float32(1 << 14) * np.float32(s_out))
+    return _two_input_rescale(s1, s2, 7, output_real, "SQUARED_DIFFERENCE")
 
 
 def softmax_params(beta: np.float32, input_scale: np.float32) -> tuple[int, int, int]:

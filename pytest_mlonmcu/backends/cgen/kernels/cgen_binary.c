@@ -1,5 +1,6 @@
 /*
- * cgen_binary.c - int8 ADD, SUB, MUL, MAXIMUM, MINIMUM and PRELU with numpy-style broadcasting.
+ * cgen_binary.c - int8 ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU and SQUARED_DIFFERENCE with
+ * numpy-style broadcasting.
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -21,6 +22,18 @@ static inline int8_t sub_one(const cgen_binary_params *p, int32_t x, int32_t y) 
   const int32_t sa = cgen_rdbpot(cgen_srdhm(a, p->in1_mult), -p->in1_shift);
   const int32_t sb = cgen_rdbpot(cgen_srdhm(b, p->in2_mult), -p->in2_shift);
   const int32_t raw = cgen_rdbpot(cgen_srdhm(sa - sb, p->out_mult), -p->out_shift);
+  return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
+}
+
+/* TFLM's SQUARED_DIFFERENCE: both inputs on a common scale (left shift 7), the difference
+ * squared, then requantized. */
+static inline int8_t sqdiff_one(const cgen_binary_params *p, int32_t x, int32_t y) {
+  const int32_t a = (int32_t)((uint32_t)(x + p->in1_offset) << p->left_shift);
+  const int32_t b = (int32_t)((uint32_t)(y + p->in2_offset) << p->left_shift);
+  const int32_t sa = cgen_rdbpot(cgen_srdhm(a, p->in1_mult), -p->in1_shift);
+  const int32_t sb = cgen_rdbpot(cgen_srdhm(b, p->in2_mult), -p->in2_shift);
+  const int32_t d = sa - sb;
+  const int32_t raw = cgen_mbqm(d * d, p->out_mult, p->out_shift);
   return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
 }
 
@@ -136,4 +149,9 @@ void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *
 
 void cgen_prelu(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   CGEN_BINARY_LOOP(prelu_one);
+}
+
+void cgen_squared_difference(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2,
+                             int8_t *out) {
+  CGEN_BINARY_LOOP(sqdiff_one);
 }

@@ -101,6 +101,8 @@ void cgen_sub(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2,
 void cgen_maximum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_minimum(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void cgen_prelu(const cgen_binary_params *p, const int8_t *in1, const int8_t *alpha, int8_t *out);
+void cgen_squared_difference(const cgen_binary_params *p, const int8_t *in1, const int8_t *in2,
+                             int8_t *out);
 void cgen_requantize(const cgen_quant_params *p, const int8_t *in, int8_t *out);
 void cgen_quantize_f32(const cgen_quant_params *p, const float *in, int8_t *out);
 void cgen_dequantize(const cgen_quant_params *p, const int8_t *in, float *out);

@@ -1,4 +1,4 @@
-"""ADD, SUB, MUL, MAXIMUM, MINIMUM and PRELU with numpy-style broadcasting."""
+"""ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU and SQUARED_DIFFERENCE with numpy-style broadcasting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from ..params import MAX_DIMS, BinaryParams
 from .context import LoweringContext, lowers
 
 
-@lowers("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", inputs=2, elementwise=True)
+@lowers(
+    *("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE"),
+    inputs=2,
+    elementwise=True,
+)
 def binary(ctx: LoweringContext, op: Operator) -> None:
     a = ctx.int8_tensor(op, op.inputs[0], "input 1")
     b = ctx.int8_tensor(op, op.inputs[1], "input 2")
@@ -21,6 +25,10 @@ def binary(ctx: LoweringContext, op: Operator) -> None:
     if op.name in ("ADD", "SUB"):  # TFLM's SUB rescales as ADD does
         rescale = quant.add_params(a.scale, b.scale, y.scale)
         kernel = "cgen_add" if op.name == "ADD" else "cgen_sub"
+    elif op.name == "SQUARED_DIFFERENCE":  # ADD's rescaling at left shift 7, then squared
+        rescale = quant.squared_difference_params(a.scale, b.scale, y.scale)
+        act_min, act_max = -128, 127
+        kernel = "cgen_squared_difference"
     elif op.name == "PRELU":  # x >= 0: x * in1; x < 0: x * alpha * out (TFLM's two multipliers)
         mult1, shift1 = quant.quantize_multiplier(float(a.scale) / float(y.scale))
         mult2, shift2 = quant.quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))

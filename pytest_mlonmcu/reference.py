@@ -46,9 +46,12 @@ def reference_outputs(
         ]
         result = proc.run(cmd, timeout=proc.limit("host"), what="reference: the TFLM interpreter")
         if result.returncode != 0:
+            # TFLM's own lines (stdout: MicroPrintf) and Python's (stderr), not the outputs.
+            said = [ln for ln in result.stdout.splitlines() if not ln.startswith("MLIF output")]
+            text = "\n".join([*said, *result.stderr.strip().splitlines()])
             raise BuildError(
                 f"reference: the TFLM interpreter failed on {model.path} "
-                f"({exit_status(result)}):\n{result.stderr.strip()[-2000:]}"
+                f"({exit_status(result)}):\n{text.strip()[-2000:]}"
             )
         atomic_write_text(tmp / "outputs.txt", result.stdout)
 

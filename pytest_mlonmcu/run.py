@@ -10,10 +10,12 @@ program, run log, metrics.json) so a run can be reproduced by hand.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +28,12 @@ from .core.cache import Cache, atomic_write_text
 from .core.case import Case
 from .core.components import Backend, Target
 from .core.config import RunConfig
-from .core.errors import RunError, UnsupportedModelError, naming_model
+from .core.errors import MlonmcuError, RunError, UnsupportedModelError, naming_model
 from .core.records import portable
 from .core.samples import SampleSet
 from .core.stages import Stage
 from .models.model import Model, ModelResolver
-from .models.support import Gap
+from .models.support import Gap, tflm_node_note
 from .reference import reference_arena, reference_outputs
 from .targets import TARGETS
 from .validation import ValidationMode, ValidationResult, validate
@@ -198,6 +200,18 @@ class Run:
             return  # the build stage refuses the model, naming every gap
         self.backend.tune(self.model, self.target, self._stage_dir("tune"))
 
+    @contextlib.contextmanager
+    def _naming_tflm_node(self) -> Iterator[None]:
+        """A failure in which TFLM names a failing node gets a line saying which operator of
+        the model that is and whose limit it is."""
+        try:
+            yield
+        except MlonmcuError as exc:
+            note = tflm_node_note(str(exc), self.model.metadata) if self.model else None
+            if note:
+                exc.args = (f"{exc.args[0]}\n{note}", *exc.args[1:])
+            raise
+
     def _gaps(self) -> list[Gap]:
         """What of the model the backend cannot build (from the metadata; nothing built)."""
         assert self.model is not None
@@ -222,7 +236,8 @@ class Run:
         self.metrics.update(self.program.metrics)
 
     def _stage_run(self) -> None:
-        self.output = self.target.run(self.program, self._stage_dir("run"))
+        with self._naming_tflm_node():
+            self.output = self.target.run(self.program, self._stage_dir("run"))
         self.metrics.update(self.output.metrics)
         if self.output.op_counts:
             self._profile_rows()
@@ -264,7 +279,8 @@ class Run:
         mode = ValidationMode.parse(mode_text)
         if self.config.scoped("validation").get_bool("enabled", True):
             arena = reference_arena(self.model, self.cache)
-            self.reference = reference_outputs(self.model, self.samples, self.cache, arena)
+            with self._naming_tflm_node():
+                self.reference = reference_outputs(self.model, self.samples, self.cache, arena)
             self.validation = validate(self.reference, self.output.outputs, mode)
             self.metrics.update(self.validation.metrics())
         if self.hook is not None:

@@ -7,6 +7,7 @@ MODEL`` prints them as a table without building anything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -102,3 +103,26 @@ def merged(gaps: list[Gap]) -> list[Gap]:
         Gap(item, cause, tuple(i for g in group for i in g.indices), types)
         for (item, types, cause), group in by_kind.items()
     ]
+
+
+# TFLM's message when an operator's kernel fails (MicroInterpreter::Invoke / Prepare).
+_TFLM_NODE = re.compile(r"Node (\w+) \(number (\d+)\) failed to (invoke|prepare)")
+
+
+def tflm_node_note(message: str, metadata: ModelMetadata) -> str | None:
+    """For a failure whose text holds TFLM's "Node X (number N) failed to ...": which
+    operator that is (name, index, tensor types) and who refused it, in one line."""
+    found = _TFLM_NODE.search(message)
+    if found is None:
+        return None
+    name, index, stage = found.group(1), int(found.group(2)), found.group(3)
+    if index < len(metadata.ops) and metadata.ops[index].removeprefix("CUSTOM:") == name:
+        item = operator_gap(metadata, index, "").item
+        types = f", {metadata.op_types[index]}" if index < len(metadata.op_types) else ""
+        where = f"{item} (index {index}{types})"
+    else:
+        where = f"operator {name} (TFLM's node {index})"
+    return (
+        f"cause: {where} failed in TFLM's {stage}: TFLM's kernel does not accept how the model "
+        "uses it (a limit of TFLM or a fault of the model, not of this tool; TFLM's lines above)"
+    )

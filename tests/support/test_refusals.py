@@ -57,6 +57,9 @@ REFUSALS = {
         "QUANTIZE, DEQUANTIZE, RESHAPE, SQUEEZE, REVERSE_V2"
     ),
 }
+# Runs that pass every backend's check but fail inside TFLM (the reference of tvmaotplus):
+# TFLM's lines, then which operator that is and whose limit.
+TFLM_FAILURES = [("uint8", "tvmaotplus", "host_x86")]
 TVM = pytest.mark.skipif(TVM_MISSING, reason="no apache-tvm")
 
 
@@ -70,7 +73,7 @@ def records(tmp_path_factory) -> dict[str, dict]:
     for name, edit in EDITS.items():
         (tmp / f"{name}.tflite").write_bytes(edited(toycar, edit))
     found: dict[str, dict] = {}
-    for model, backend, target in REFUSALS:
+    for model, backend, target in [*REFUSALS, *TFLM_FAILURES]:
         if backend.startswith("tvm") and TVM_MISSING:
             continue
         out = tmp / f"{model}-{backend}-{target}"
@@ -101,3 +104,15 @@ def test_refused_at_the_build_stage_naming_every_item(records, model, backend, t
     )
     assert record["reason"] == expected
     assert "\n" not in record["reason"]
+
+
+@TVM
+def test_a_failure_inside_tflm_names_the_operator_and_whose_limit(records):
+    reason = records["uint8-tvmaotplus-host_x86"]["reason"]
+    assert "reference: the TFLM interpreter failed on" in reason
+    assert "Node FULLY_CONNECTED (number 0) failed to invoke" in reason  # TFLM's own line
+    assert reason.endswith(
+        "cause: operator FULLY_CONNECTED (index 0, uint8 -> uint8) failed in TFLM's invoke: "
+        "TFLM's kernel does not accept how the model uses it (a limit of TFLM or a fault of "
+        "the model, not of this tool; TFLM's lines above)"
+    )

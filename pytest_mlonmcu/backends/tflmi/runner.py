@@ -206,7 +206,9 @@ def _load_inputs(path: Path) -> list[list[np.ndarray]]:
     return SampleSet.load(path)
 
 
-def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> None:
+def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> int:
+    """The harness protocol for every sample; 0, or 1 when an Invoke failed (the exit status,
+    as a compiled harness returns mlif_model_invoke's)."""
     out = sys.stdout
     try:
         interp = allocate(data, arena)
@@ -226,7 +228,7 @@ def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> Non
                 out.write(f"MLIF invoke {s} {r} 1 -\nMLIF error TFLM's Invoke failed: {exc}\n")
                 out.write("MLIF done 1\n")
                 out.flush()
-                return
+                return 1
             out.write(f"MLIF invoke {s} {r} 0 -\n")
         k = 0
         while True:
@@ -238,6 +240,7 @@ def run(data: bytes, arena: int, inputs_path: Path, invoke_runs: int = 1) -> Non
             k += 1
     out.write("MLIF done 0\n")
     out.flush()
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -258,7 +261,7 @@ def main(argv: list[str]) -> int:
         print("MLIF setup 0 -\nMLIF done 0")
     elif mode == "run":
         runs = int(argv[4]) if len(argv) > 4 else 1
-        run(data, int(argv[2]), Path(argv[3]), runs)
+        return run(data, int(argv[2]), Path(argv[3]), runs)
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)
         return 2

@@ -240,3 +240,58 @@ def test_new_operators_exact_on_riscv_qemu(op_models, tmp_path):
         metrics = run["metrics"]
         assert (metrics["validation_mode"], metrics["validation_passed"]) == ("exact", True)
         assert metrics["invoke_instructions"] > 0
+
+
+def _float_between(schema, model) -> None:
+    """The SPLIT of split_channels moved into float: DEQUANTIZE -> SPLIT (float32) ->
+    QUANTIZE per output, as TFLite's converter sometimes leaves an unrolled LSTM's SPLIT."""
+    import copy
+
+    sg = model.subgraphs[0]
+
+    def code(builtin: int) -> int:
+        op_code = schema.OperatorCodeT()
+        op_code.builtinCode = op_code.deprecatedBuiltinCode = builtin
+        op_code.version = 1
+        model.operatorCodes.append(op_code)
+        return len(model.operatorCodes) - 1
+
+    def float_twin(index: int, name: bytes) -> int:
+        twin = copy.deepcopy(sg.tensors[index])
+        twin.type, twin.quantization, twin.buffer, twin.name = (
+            schema.TensorType.FLOAT32,
+            None,
+            0,
+            name,
+        )
+        sg.tensors.append(twin)
+        return len(sg.tensors) - 1
+
+    def operator(code_index: int, inputs: list[int], outputs: list[int]):
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = code_index, inputs, outputs
+        return op
+
+    (split,) = sg.operators
+    x = split.inputs[1]
+    x_float = float_twin(x, b"x_float")
+    floats = [float_twin(o, f"part{k}_float".encode()) for k, o in enumerate(split.outputs)]
+    quantize = code(schema.BuiltinOperator.QUANTIZE)
+    sg.operators = [
+        operator(code(schema.BuiltinOperator.DEQUANTIZE), [x], [x_float]),
+        split,
+        *(operator(quantize, [f], [o]) for f, o in zip(floats, split.outputs)),
+    ]
+    split.inputs = [split.inputs[0], x_float]
+    split.outputs = floats
+
+
+def test_moves_in_float_between_dequantize_and_quantize(op_models, tmp_path):
+    if schema_module() is None:
+        pytest.skip("tensorflow's flatbuffer schema module is not available")
+    model = edit_model(op_models["split_channels"], _float_between)
+    assert [op.name for op in read_model(model).operators] == [
+        "DEQUANTIZE", "SPLIT", "QUANTIZE", "QUANTIZE", "QUANTIZE",
+    ]  # fmt: skip
+    for variant in VARIANTS:
+        check_exact(model, tmp_path / variant, variant)

@@ -25,6 +25,7 @@ from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, check_supported, lower
 from .model import Graph, Operator, Tensor, read_model
 from .ops.context import LoweringContext
+from .ops.movement import MOVEMENT_OPS
 from .params import HEADER_FILE, params_header
 from .planner import BufferRequest, check_plan, plan_memory
 
@@ -107,6 +108,8 @@ def _check_types(graph: Graph) -> None:
             float_ok.add(op.inputs[0])
         if op.name == "DEQUANTIZE":
             float_ok.update(op.outputs)
+        if op.name in MOVEMENT_OPS and any(i in float_ok for i in op.inputs):
+            float_ok.update(op.outputs)  # float values moved between DEQUANTIZE and QUANTIZE
     int32_ok = {op.inputs[1] for op in graph.operators if op.name == "GATHER"}  # indices
     for op in graph.operators:
         for t in [i for i in op.inputs if i >= 0] + op.outputs:

@@ -184,7 +184,8 @@ class SoftmaxParams(CStruct):
 
 @dataclass(slots=True, kw_only=True)
 class BinaryParams(CStruct):
-    """Binary elementwise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM) with numpy-style broadcasting over up to 6 dims."""
+    """Binary elementwise ops (ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU, SQUARED_DIFFERENCE) with
+    numpy-style broadcasting over up to 6 dims."""
 
     c_name: ClassVar[str] = "cgen_binary_params"
     ndim: Int32
@@ -277,6 +278,7 @@ class GatherParams(CStruct):
     start: Int32Dims = note("where each output dimension's input offsets begin in offsets")
     offsets: Int32Array = note("input element offsets per output index, dimension after dimension")
     inner_run: Int32 = note("elements the innermost dimension copies in one run (1: none)")
+    elem_bytes: Int32 = note("1 (int8) or 4 (float32 between DEQUANTIZE and QUANTIZE)")
 
 
 @dataclass(slots=True, kw_only=True)

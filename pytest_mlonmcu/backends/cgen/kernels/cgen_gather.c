@@ -9,7 +9,10 @@
 #include "cgen_kernels.h"
 #include "cgen_params.h"
 
-void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out) {
+void cgen_gather(const cgen_gather_params *p, const void *in_data, void *out_data) {
+  const int8_t *in = (const int8_t *)in_data;
+  int8_t *out = (int8_t *)out_data;
+  const size_t elem = (size_t)p->elem_bytes;
   const int nd = p->ndim;
   const int32_t *inner_table = p->offsets + p->start[nd - 1];
   const int32_t inner = p->out_dims[nd - 1];
@@ -20,10 +23,13 @@ void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out) {
     int32_t base = 0;
     for (int d = 0; d < nd - 1; ++d) base += p->offsets[p->start[d] + idx[d]];
     if (p->inner_run > 1) { /* the innermost dimension is contiguous in the input */
-      memcpy(out, in + base + inner_table[0], (size_t)inner);
-      out += inner;
-    } else {
+      memcpy(out, in + (size_t)(base + inner_table[0]) * elem, (size_t)inner * elem);
+      out += (size_t)inner * elem;
+    } else if (elem == 1) {
       for (int32_t i = 0; i < inner; ++i) *out++ = in[base + inner_table[i]];
+    } else {
+      for (int32_t i = 0; i < inner; ++i, out += elem)
+        memcpy(out, in + (size_t)(base + inner_table[i]) * elem, elem);
     }
     for (int d = nd - 2; d >= 0; --d) {
       if (++idx[d] < p->out_dims[d]) break;

@@ -115,7 +115,7 @@ void cgen_reduce_max(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_reduce_min(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
 void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
-void cgen_gather(const cgen_gather_params *p, const int8_t *in, int8_t *out);
+void cgen_gather(const cgen_gather_params *p, const void *in, void *out); /* int8 or float */
 int cgen_gather_indices(const cgen_gather_indices_params *p, const int8_t *in,
                         const int32_t *indices, int8_t *out); /* 1: an index out of range */
 

@@ -18,6 +18,13 @@ from ..model import Operator, Tensor
 from ..params import MAX_DIMS, GatherIndicesParams, GatherParams
 from .context import LoweringContext, lowers
 
+# int8, or float32 between a DEQUANTIZE and a QUANTIZE (values moved, not computed).
+MOVED_TYPES = frozenset({"int8", "float32"})
+MOVEMENT_OPS = (
+    *("TRANSPOSE", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "UNPACK"),
+    "RESIZE_NEAREST_NEIGHBOR",
+)
+
 
 def _strides(shape: tuple[int, ...]) -> list[int]:
     strides, acc = [], 1
@@ -31,10 +38,22 @@ def _where(op: Operator) -> str:
     return f"cgen: {op.name} (operator index {op.index})"
 
 
+def _moved(ctx: LoweringContext, op: Operator, index: int, role: str) -> Tensor:
+    """A tensor these operators move: int8, or float32 (where the converter left a stretch
+    of the model in float between DEQUANTIZE and QUANTIZE)."""
+    tensor = ctx.tensor(index)
+    if tensor.dtype == "FLOAT32":
+        return tensor
+    return ctx.int8_tensor(op, index, role)
+
+
 def _emit(ctx: LoweringContext, op: Operator, x: Tensor, out: int, tables: list[list[int]]):
     """Output ``out`` = x's elements at the tables' offsets (one table per output dim)."""
-    y = ctx.int8_tensor(op, out, "output")
-    ctx.require_same_quantization(op, x, y)
+    y = _moved(ctx, op, out, "output")
+    if x.dtype != y.dtype:
+        raise BuildError(f"{_where(op)}: input {x.dtype}, output {y.dtype}")
+    if x.dtype == "INT8":
+        ctx.require_same_quantization(op, x, y)
     if int(np.prod([len(t) for t in tables], dtype=np.int64)) != y.size:
         raise BuildError(
             f"{_where(op)}: the output has {y.size} elements, the operator gives more or fewer"
@@ -58,6 +77,7 @@ def _emit(ctx: LoweringContext, op: Operator, x: Tensor, out: int, tables: list[
         start=starts + pad,
         offsets=ctx.code.array("offsets", np.asarray(flat, dtype=np.int32)),
         inner_run=len(inner) if contiguous else 1,
+        elem_bytes=4 if x.dtype == "FLOAT32" else 1,
     )
     name = ctx.code.struct(params)
     ctx.code.call("cgen_gather.c", f"cgen_gather(&{name}, {in_ptr(x.index)}, {out_ptr(out)});")
@@ -67,9 +87,9 @@ def _const_ints(ctx: LoweringContext, op: Operator, index: int, role: str) -> li
     return [int(v) for v in ctx.const_tensor(op, index, role, ("INT32", "INT64")).data.reshape(-1)]
 
 
-@lowers("TRANSPOSE", inputs=2)
+@lowers("TRANSPOSE", inputs=2, types=MOVED_TYPES)
 def transpose(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     perm = _const_ints(ctx, op, op.inputs[1], "permutation")
     if sorted(perm) != list(range(len(x.shape))):
         raise BuildError(f"{_where(op)}: permutation {perm} of a rank-{len(x.shape)} tensor")
@@ -83,9 +103,9 @@ def _slice_tables(x: Tensor, ranges: list[range]) -> list[list[int]]:
     return [[i * s for i in r] for r, s in zip(ranges, strides)]
 
 
-@lowers("SLICE", inputs=3)
+@lowers("SLICE", inputs=3, types=MOVED_TYPES)
 def slice_(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     begin = _const_ints(ctx, op, op.inputs[1], "begin")
     size = _const_ints(ctx, op, op.inputs[2], "size")
     if len(begin) != len(x.shape) or len(size) != len(x.shape):
@@ -119,9 +139,9 @@ def strided_range(o: dict, axis: int, dim: int, begin: int, end: int, stride: in
     return range(start, stop, stride)
 
 
-@lowers("STRIDED_SLICE", inputs=4)
+@lowers("STRIDED_SLICE", inputs=4, types=MOVED_TYPES)
 def strided_slice(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     begin, end, steps = (
         _const_ints(ctx, op, op.inputs[k], role)
         for k, role in ((1, "begin"), (2, "end"), (3, "strides"))
@@ -151,10 +171,10 @@ def _split(ctx: LoweringContext, op: Operator, x: Tensor, axis: int, sizes: list
         start += size
 
 
-@lowers("SPLIT", inputs=2)
+@lowers("SPLIT", inputs=2, types=MOVED_TYPES)
 def split(ctx: LoweringContext, op: Operator) -> None:
     (axis,) = _const_ints(ctx, op, op.inputs[0], "axis")
-    x = ctx.int8_tensor(op, op.inputs[1], "input")
+    x = _moved(ctx, op, op.inputs[1], "input")
     n = op.options["num_splits"] or len(op.outputs)
     rank_axis = axis + len(x.shape) if axis < 0 else axis
     dim = x.shape[rank_axis] if 0 <= rank_axis < len(x.shape) else 0
@@ -163,9 +183,9 @@ def split(ctx: LoweringContext, op: Operator) -> None:
     _split(ctx, op, x, axis, [dim // n] * n)
 
 
-@lowers("SPLIT_V", inputs=3)
+@lowers("SPLIT_V", inputs=3, types=MOVED_TYPES)
 def split_v(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     sizes = _const_ints(ctx, op, op.inputs[1], "size_splits")
     (axis,) = _const_ints(ctx, op, op.inputs[2], "axis")
     rank_axis = axis + len(x.shape) if axis < 0 else axis
@@ -187,9 +207,9 @@ def nearest(out: int, in_size: int, out_size: int, align: bool, half: bool) -> i
     return max(0, index) if half else index
 
 
-@lowers("RESIZE_NEAREST_NEIGHBOR", inputs=2, rank=4)
+@lowers("RESIZE_NEAREST_NEIGHBOR", inputs=2, rank=4, types=MOVED_TYPES)
 def resize_nearest(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     y = ctx.int8_tensor(op, op.outputs[0], "output")
     height, width = _const_ints(ctx, op, op.inputs[1], "size")
     if (height, width) != (y.shape[1], y.shape[2]):
@@ -204,9 +224,9 @@ def resize_nearest(ctx: LoweringContext, op: Operator) -> None:
     _emit(ctx, op, x, op.outputs[0], [batch, rows, cols, channels])
 
 
-@lowers("UNPACK")
+@lowers("UNPACK", types=MOVED_TYPES)
 def unpack(ctx: LoweringContext, op: Operator) -> None:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    x = _moved(ctx, op, op.inputs[0], "input")
     rank = len(x.shape)
     axis = op.options["axis"] + rank if op.options["axis"] < 0 else op.options["axis"]
     if not 0 <= axis < rank or x.shape[axis] != len(op.outputs):

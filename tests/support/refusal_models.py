@@ -1,12 +1,13 @@
-"""Models that exercise each refusal path, made from toycar by schema edits: a custom
-operator, an operator no backend has, a second subgraph, uint8 activations."""
+"""Models that exercise each refusal path, made from toycar by schema edits (cgen_helpers'
+edit_model: edit(schema, model)): a custom operator, an operator no backend has, a second
+subgraph, uint8 activations."""
 
 from __future__ import annotations
 
 import copy
 
 
-def _with_operator(model, fb, index: int, builtin: int, custom: str = "") -> None:
+def _with_operator(fb, model, index: int, builtin: int, custom: str = "") -> None:
     """Operator ``index`` becomes ``builtin`` (a custom operator when ``custom``)."""
     code = fb.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = builtin
@@ -17,19 +18,19 @@ def _with_operator(model, fb, index: int, builtin: int, custom: str = "") -> Non
     op.builtinOptionsType, op.builtinOptions = 0, None
 
 
-def custom_op(model, fb) -> None:
-    _with_operator(model, fb, 3, fb.BuiltinOperator.CUSTOM, custom="MlonmcuCustom")
+def custom_op(fb, model) -> None:
+    _with_operator(fb, model, 3, fb.BuiltinOperator.CUSTOM, custom="MlonmcuCustom")
 
 
-def no_backend_op(model, fb) -> None:  # LSH_PROJECTION: in no backend, TFLM or TVM
-    _with_operator(model, fb, 3, fb.BuiltinOperator.LSH_PROJECTION)
+def no_backend_op(fb, model) -> None:  # LSH_PROJECTION: in no backend, TFLM or TVM
+    _with_operator(fb, model, 3, fb.BuiltinOperator.LSH_PROJECTION)
 
 
-def second_subgraph(model, fb) -> None:
+def second_subgraph(fb, model) -> None:
     model.subgraphs.append(copy.deepcopy(model.subgraphs[0]))
 
 
-def uint8_activations(model, fb) -> None:
+def uint8_activations(fb, model) -> None:
     """Every activation tensor uint8 (zero points moved by 128), as old uint8 models were."""
     sg = model.subgraphs[0]
     weights = {op.inputs[1] for op in sg.operators}

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from cgen_helpers import edit_model
 from reliability.model_edits import MLPERF_DIR
 
 from .refusal_models import EDITS
-from .schema_edits import edited
 
 TOYCAR = MLPERF_DIR / "toycar" / "toycar.tflite"
 pytestmark = [
@@ -26,7 +26,7 @@ def check(*args: str) -> subprocess.CompletedProcess:
 
 def test_a_model_no_backend_builds_lists_the_operator_for_each(tmp_path):
     model = tmp_path / "lsh.tflite"
-    model.write_bytes(edited(TOYCAR.read_bytes(), EDITS["lsh"]))
+    model.write_bytes(edit_model(TOYCAR.read_bytes(), EDITS["lsh"]))
     result = check(str(model))
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()

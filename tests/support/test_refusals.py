@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cgen_helpers import edit_model
 from reliability.model_edits import MLPERF_DIR
 
 from .refusal_models import EDITS
-from .schema_edits import edited
 
 REPO = Path(__file__).resolve().parents[2]
 TVM_MISSING = importlib.util.find_spec("tvm") is None
@@ -71,7 +71,7 @@ def records(tmp_path_factory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("refusals")
     toycar = (MLPERF_DIR / "toycar" / "toycar.tflite").read_bytes()
     for name, edit in EDITS.items():
-        (tmp / f"{name}.tflite").write_bytes(edited(toycar, edit))
+        (tmp / f"{name}.tflite").write_bytes(edit_model(toycar, edit))
     found: dict[str, dict] = {}
     for model, backend, target in [*REFUSALS, *TFLM_FAILURES]:
         if backend.startswith("tvm") and TVM_MISSING:

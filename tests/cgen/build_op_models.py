@@ -196,6 +196,8 @@ class Model(tf.Module):
             return tuple(tf.unstack(x, axis=s["axis"]))
         if kind == "gather_const":
             return tf.gather(x, s["indices"], axis=s["axis"])
+        if kind == "rsqrt":  # positive inputs: RSQRT of a negative value fails in TFLM
+            return tf.math.rsqrt(x * x + 0.1)
         if kind == "exp":
             return tf.exp(x)
         if kind == "hard_swish":  # x * relu6(x + 3) / 6: the converter fuses it into HARD_SWISH

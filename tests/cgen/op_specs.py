@@ -225,6 +225,8 @@ OP_SPECS: list[dict] = [
     dict(name="sub_broadcast_const", kind="sub", shape=[1, 4, 4, 6], const=[6]),
     dict(name="maximum_two_inputs", kind="maximum", shape=[1, 4, 4, 5], shape2=[1, 4, 4, 5]),
     dict(name="minimum_broadcast", kind="minimum", shape=[1, 3, 6, 4], shape2=[1, 1, 6, 4]),
+    dict(name="rsqrt", kind="rsqrt", shape=[1, 4, 4, 8], scale=2.0),
+    dict(name="rsqrt_wide", kind="rsqrt", shape=[1, 64], scale=40.0),
     dict(name="hard_swish", kind="hard_swish", shape=[1, 6, 6, 4], scale=3.0),
     dict(name="hard_swish_wide", kind="hard_swish", shape=[1, 96], scale=12.0),
     dict(name="prelu_channels", kind="prelu", shape=[1, 5, 5, 6]),

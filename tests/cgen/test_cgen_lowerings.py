@@ -16,6 +16,7 @@ def test_every_supported_operator_is_registered():
         *("SUB", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "TRANSPOSE", "SLICE", "STRIDED_SLICE"),
         *("SPLIT", "SPLIT_V", "RESIZE_NEAREST_NEIGHBOR", "UNPACK", "GATHER"),
         *("SUM", "REDUCE_MAX", "REDUCE_MIN", "PRELU", "HARD_SWISH", "SQUARED_DIFFERENCE"),
+        "RSQRT",
     }
 
 
@@ -23,7 +24,7 @@ def test_traits_come_from_the_registrations():
     assert ALIAS_OPS == {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
     assert ELEMENTWISE_OPS == {
         *("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "QUANTIZE", "LOGISTIC", "TANH", "LEAKY_RELU"),
-        *("PRELU", "HARD_SWISH", "SQUARED_DIFFERENCE"),
+        *("PRELU", "HARD_SWISH", "SQUARED_DIFFERENCE", "RSQRT"),
     }
 
 

@@ -224,7 +224,7 @@ def test_requantization_fast_path_matches_reference(tmp_path):
 ON_TARGET_KINDS = {
     "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
     "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
-    "minimum", "leaky_relu", "unpack", "gather_const", "reduce_sum", "reduce_max", "reduce_min", "prelu", "hard_swish", "squared_difference",
+    "minimum", "leaky_relu", "unpack", "gather_const", "reduce_sum", "reduce_max", "reduce_min", "prelu", "hard_swish", "squared_difference", "rsqrt",
 }  # fmt: skip
 
 

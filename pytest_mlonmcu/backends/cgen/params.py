@@ -49,6 +49,7 @@ Int32x4 = Annotated[list[int], CType("int32_t", 32, 4)]
 # Pointers hold the name of a ROM array the CodeBuilder emitted (or NULL).
 Int8Array = Annotated[str, CType("const int8_t *")]
 Int32Array = Annotated[str, CType("const int32_t *")]
+Int16Array = Annotated[str, CType("const int16_t *")]
 
 
 def note(comment: str, **kwargs: object) -> dataclasses.Field:
@@ -309,6 +310,16 @@ class HardSwishParams(CStruct):
 
 
 @dataclass(slots=True, kw_only=True)
+class LutParams(CStruct):
+    """An int8 elementwise operator as a table of its 256 results (RSQRT), computed at
+    generation time as TFLM computes each; -32768 marks an input TFLM fails on."""
+
+    c_name: ClassVar[str] = "cgen_lut_params"
+    size: Int32
+    table: Int16Array = note("256 results, for the inputs -128..127")
+
+
+@dataclass(slots=True, kw_only=True)
 class LeakyReluParams(CStruct):
     """LEAKY_RELU (int8): identity and alpha branches, each its own multiplier."""
 
@@ -335,6 +346,7 @@ STRUCTS: tuple[type[CStruct], ...] = (
     GatherParams,
     GatherIndicesParams,
     HardSwishParams,
+    LutParams,
     LeakyReluParams,
 )
 

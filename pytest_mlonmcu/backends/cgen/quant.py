@@ -197,3 +197,66 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     right = max(-shift, 0)
     shifted = ((x << left) + 2**31) % 2**32 - 2**31  # int32 wrap, as the C code
     return rdbpot(srdhm(shifted, multiplier), right)
+
+
+def _wrap32(x: int) -> int:
+    return (x + 2**31) % 2**32 - 2**31
+
+
+def _saturating_mul_pot(x: int, exponent: int) -> int:
+    """gemmlowp's SaturatingRoundingMultiplyByPOT for a positive exponent."""
+    threshold = (1 << (31 - exponent)) - 1
+    if x > threshold:
+        return INT32_MAX
+    if x < -threshold:
+        return INT32_MIN
+    return x << exponent
+
+
+def inv_sqrt_multiplier(value: int) -> tuple[int, int]:
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(value, kReverseShift): gemmlowp's Newton
+    iteration in 32-bit fixed point, step for step (F3 = 3 integer bits)."""
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= 1 << 29:
+        value //= 4
+        shift += 1
+    leading_zeros = 32 - value.bit_length()
+    left_shift_bit_pairs = (leading_zeros - 1) // 2 - 1
+    shift -= left_shift_bit_pairs
+    value <<= 2 * left_shift_bit_pairs
+    f3_input = value >> 1
+    f3_half_input = rdbpot(f3_input, 1)
+    f3_half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28  # F3 one
+    for _ in range(5):
+        x3 = _saturating_mul_pot(srdhm(srdhm(x, x), x), 6)  # F9 -> F3
+        diff = _wrap32(srdhm(f3_half_three, x) - srdhm(f3_half_input, x3))  # F6
+        x = _saturating_mul_pot(diff, 3)  # F6 -> F3
+    x = srdhm(x, 1518500250)  # times sqrt(2)/2 (F0)
+    if shift < 0:
+        x = _wrap32(x << -shift)
+        shift = 0
+    return x, -shift
+
+
+def rsqrt_table(in_scale: np.float32, in_zp: int, out_scale: np.float32, out_zp: int) -> list:
+    """TFLM's int8 RSQRT for every input value -128..127: the output, or None where TFLM
+    fails the invoke (an input below the zero point: a negative value)."""
+    real = 1.0 / float(np.float32(np.sqrt(np.float32(in_scale))) * np.float32(out_scale))
+    mult, shift = quantize_multiplier(real)
+    table = []
+    for raw in range(-128, 128):
+        value = raw - in_zp
+        if value < 0:
+            table.append(None)
+            continue
+        if value == 0:
+            table.append(127)
+            continue
+        inv_mult, inv_shift = inv_sqrt_multiplier(value)
+        data = multiply_by_quantized_multiplier(1, inv_mult, inv_shift + 20)
+        out = multiply_by_quantized_multiplier(data, mult, shift - 20) + out_zp
+        table.append(min(127, max(-128, out)))
+    return table

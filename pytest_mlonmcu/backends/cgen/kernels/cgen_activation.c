@@ -1,5 +1,6 @@
 /*
- * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point; LEAKY_RELU, HARD_SWISH.
+ * cgen_activation.c - int8 LOGISTIC and TANH in gemmlowp fixed point; LEAKY_RELU, HARD_SWISH;
+ * table lookups (RSQRT).
  */
 #include "cgen_kernels.h"
 #include "cgen_params.h"
@@ -102,4 +103,15 @@ void cgen_hard_swish(const cgen_hard_swish_params *p, const int8_t *in, int8_t *
     const int32_t y = rdbpot16(preshift, -p->out_exp) + p->out_zp;
     out[i] = cgen_clamp_i8(y, -128, 127);
   }
+}
+
+/* An int8 elementwise operator by its table of 256 results; an input whose entry is
+ * -32768 fails the invoke, as TFLM fails it (RSQRT of a negative value). */
+int cgen_lut(const cgen_lut_params *p, const int8_t *in, int8_t *out) {
+  for (int32_t i = 0; i < p->size; ++i) {
+    const int16_t v = p->table[in[i] + 128];
+    if (v == INT16_MIN) return 1;
+    out[i] = (int8_t)v;
+  }
+  return 0;
 }

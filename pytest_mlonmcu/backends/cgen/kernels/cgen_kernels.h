@@ -75,6 +75,7 @@ typedef struct cgen_concat_params cgen_concat_params;
 typedef struct cgen_gather_params cgen_gather_params; /* TRANSPOSE, (STRIDED_)SLICE, SPLIT, RESIZE_NN */
 typedef struct cgen_leaky_relu_params cgen_leaky_relu_params;
 typedef struct cgen_hard_swish_params cgen_hard_swish_params;
+typedef struct cgen_lut_params cgen_lut_params; /* RSQRT */
 typedef struct cgen_gather_indices_params cgen_gather_indices_params; /* GATHER, run-time indices */
 
 /* ------------------------------------------------------------------------ */
@@ -110,6 +111,7 @@ void cgen_logistic(const cgen_activation_params *p, const int8_t *in, int8_t *ou
 void cgen_tanh(const cgen_activation_params *p, const int8_t *in, int8_t *out);
 void cgen_leaky_relu(const cgen_leaky_relu_params *p, const int8_t *in, int8_t *out);
 void cgen_hard_swish(const cgen_hard_swish_params *p, const int8_t *in, int8_t *out);
+int cgen_lut(const cgen_lut_params *p, const int8_t *in, int8_t *out); /* 1: an invalid input */
 void cgen_mean(const cgen_mean_params *p, const int8_t *in, int8_t *out); /* and SUM */
 void cgen_reduce_max(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_reduce_min(const cgen_mean_params *p, const int8_t *in, int8_t *out);

@@ -1,5 +1,5 @@
-"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations; LEAKY_RELU and
-HARD_SWISH."""
+"""LOGISTIC and TANH (int8 -> int8), as TFLM's fixed-point implementations; LEAKY_RELU,
+HARD_SWISH, and RSQRT as a table of TFLM's 256 results."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import numpy as np
 
 from ....core.errors import BuildError
 from .. import quant
+from ..cemit import in_ptr, out_ptr
 from ..model import Operator
-from ..params import ActivationParams, HardSwishParams, LeakyReluParams
+from ..params import ActivationParams, HardSwishParams, LeakyReluParams, LutParams
 from .context import LoweringContext, lowers
 
 
@@ -86,3 +87,15 @@ def hard_swish(ctx: LoweringContext, op: Operator) -> None:
         reluish_exp=reluish_exp,
     )
     ctx.call_unary(op, "cgen_activation.c", "cgen_hard_swish", params)
+
+
+@lowers("RSQRT", elementwise=True)
+def rsqrt(ctx: LoweringContext, op: Operator) -> None:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    table = quant.rsqrt_table(x.scale, x.zero_point, y.scale, y.zero_point)
+    values = np.array([-32768 if v is None else v for v in table], dtype=np.int16)
+    params = LutParams(size=x.size, table=ctx.code.array("rsqrt", values))
+    name = ctx.code.struct(params)
+    args = f"&{name}, {in_ptr(op.inputs[0])}, {out_ptr(op.outputs[0])}"
+    ctx.code.call("cgen_activation.c", f"if (cgen_lut({args}) != 0) return 1;")

@@ -1,7 +1,7 @@
 """The TVM integer path on the operators added for users' models (issue 17): data movement
-(TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, GATHER, RESIZE_NEAREST_NEIGHBOR)
-and SUB, MAXIMUM, MINIMUM, MEAN and SUM (the integer path's rewrite), REDUCE_MAX/MIN, bit-exact with the TFLM wheel on random inputs (the op models of
-tests/cgen)."""
+(TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, GATHER, RESIZE_NEAREST_NEIGHBOR),
+SUB, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, and MEAN, SUM and LEAKY_RELU (the integer path's
+rewrites), bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXACT_KINDS = {
     "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
     "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
-    "minimum", "unpack", "gather_const", "mean", "reduce_sum", "reduce_max", "reduce_min",
+    "minimum", "unpack", "gather_const", "mean", "reduce_sum", "reduce_max", "reduce_min", "leaky_relu",
 }  # fmt: skip
 pytestmark = pytest.mark.slow  # a TVM build per model (cached after the first session)
 

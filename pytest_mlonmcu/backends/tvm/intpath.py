@@ -1,9 +1,10 @@
 """The integer path: rewrite TVM's fake-quantized Relax graph into int8 arithmetic.
 
 TVM 0.27's TFLite importer always produces ``dequantize -> float op -> quantize``. Here
-``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD, AVERAGE_POOL_2D
-and MEAN/SUM back into what TFLM computes: int8 x int8 -> int32 accumulation plus the int32 bias
-(MEAN: the int32 sum, 1/count folded into the multiplier), then a fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
+``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD,
+AVERAGE_POOL_2D, MEAN/SUM and LEAKY_RELU back into what TFLM computes: int8 x int8 -> int32
+accumulation plus the int32 bias (MEAN: the int32 sum, 1/count folded into the multiplier),
+then a fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
 with TFLite's multipliers (quant.py). The input zero point is folded into the bias
 (``conv(x - zx, W) = conv(x, W) - zx * sum(W)``) and padding uses ``zx``, so the tensors
 between layers stay int8 (subtracting zx in the graph would fuse into the previous kernel
@@ -157,6 +158,14 @@ class _Patterns:
         self.mean = is_op("relax.mean")(dq_mean_in) | is_op("relax.sum")(dq_mean_in)
         self.mean_quantize = is_op("relax.quantize")(self.mean, self.out_scale, self.out_zp)
 
+        # LEAKY_RELU: the importer computes it in float.
+        self.leaky_in = wildcard()
+        self.leaky_scale, self.leaky_zp = is_const(), is_const()
+        self.leaky = is_op("relax.nn.leakyrelu")(
+            is_op("relax.dequantize")(self.leaky_in, self.leaky_scale, self.leaky_zp)
+        )
+        self.leaky_quantize = is_op("relax.quantize")(self.leaky, self.out_scale, self.out_zp)
+
         # AVERAGE_POOL_2D: the importer's integer pool divides with truncation; TFLM rounds.
         self.pool_in = wildcard()
         self.pool = is_op("relax.nn.avg_pool2d")(is_op("relax.astype")(self.pool_in))
@@ -195,6 +204,7 @@ class IntegerRewriter:
             "add": 0,
             "avg_pool2d": 0,
             "mean": 0,
+            "leaky_relu": 0,
         }
 
     # ---- CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ----
@@ -384,6 +394,28 @@ class IntegerRewriter:
         self.rewritten["mean"] += 1
         return requantize(acc, np.array([mult]), np.array([shift]), out_zp, -128, 127)
 
+    # ---- LEAKY_RELU ----
+    def _rewrite_leaky(self, orig: relax.Expr, m: dict) -> relax.Expr:
+        """TFLM's int8 LEAKY_RELU: x - zp on the identity multiplier where >= 0, else on
+        alpha's (both computed in float32 by TFLM's Prepare, then QuantizeMultiplier)."""
+        p, op = self.p, relax.op
+        x = m[p.leaky_in]
+        alpha = np.float32(float(m[p.leaky].attrs.alpha))
+        if _dtype(x) != "int8" or _dtype(orig) != "int8" or alpha < 0:
+            return orig
+        in_scale, out_scale = (
+            np.float32(_scalar(m[p.leaky_scale])),
+            np.float32(_scalar(m[p.out_scale])),
+        )
+        in_zp, out_zp = int(_scalar(m[p.leaky_zp])), int(_scalar(m[p.out_zp]))
+        m_id, s_id = quant.quantize_multiplier(float(in_scale / out_scale))
+        m_alpha, s_alpha = quant.quantize_multiplier(float(in_scale * alpha / out_scale))
+        v = op.subtract(op.astype(x, "int32"), _c(in_zp, "int32"))
+        identity = requantize(v, np.array([m_id]), np.array([s_id]), out_zp, -128, 127)
+        leaky = requantize(v, np.array([m_alpha]), np.array([s_alpha]), out_zp, -128, 127)
+        self.rewritten["leaky_relu"] += 1
+        return op.where(op.greater_equal(v, _c(0, "int32")), identity, leaky)
+
     def __call__(self, func: relax.Function) -> relax.Function:
         p = self.p
         # Larger patterns first: with the trailing clip, then without it.
@@ -393,6 +425,7 @@ class IntegerRewriter:
         func = rewrite_call(p.add_quantize, self._rewrite_add, func)
         func = rewrite_call(p.pool_out, self._rewrite_pool, func)
         func = rewrite_call(p.mean_quantize, self._rewrite_mean, func)
+        func = rewrite_call(p.leaky_quantize, self._rewrite_leaky, func)
         return func
 
 

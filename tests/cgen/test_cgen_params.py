@@ -27,7 +27,11 @@ from pytest_mlonmcu.backends.cgen.params import (
 )
 from pytest_mlonmcu.core.errors import BuildError
 
-POINTERS = {"const int8_t *": "test_int8", "const int32_t *": "test_int32"}
+POINTERS = {
+    "const int8_t *": "test_int8",
+    "const int16_t *": "test_int16",
+    "const int32_t *": "test_int32",
+}
 
 
 def _value(ctype: CType, seed: int):
@@ -90,6 +94,7 @@ def test_every_field_reaches_the_kernels_structs(tmp_path):
                 '#include "cgen_kernels.h"',
                 f'#include "{HEADER_FILE}"',
                 "static const int8_t test_int8[1] = {0};",
+                "static const int16_t test_int16[1] = {0};",
                 "static const int32_t test_int32[1] = {0};",
                 *code.params,
                 "int main(void) {",

@@ -216,8 +216,9 @@ def test_the_tool_still_measures_the_committed_results(name, args, tmp_path):
             and want["setup_instructions"]
         ):
             # The wheel's AllocateTensors under callgrind: a few instructions move with the
-            # process's environment (aww: 202,806 in bench.sh, 202,797 here); invoke repeats.
-            assert abs(got["setup_instructions"] / want["setup_instructions"] - 1) < 1e-4, run_id
+            # process's environment (aww 202,806 / 202,797, toycar 69,357 / 69,366: 9 both
+            # times, whatever the model's size); invoke repeats exactly.
+            assert abs(got["setup_instructions"] - want["setup_instructions"]) <= 16, run_id
             got["setup_instructions"] = want["setup_instructions"]
         if got != want:
             differ[run_id] = {k: (want[k], got[k]) for k in EXACT if got[k] != want[k]}

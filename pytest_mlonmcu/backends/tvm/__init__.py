@@ -29,8 +29,10 @@ def tvm_unavailable_reason() -> str | None:
 # values, which is what TFLM does (no rescaling); TVM 0.27 refuses them only because they are
 # not in its list of quantized operators (compile.py adds them there).
 QUANTIZED_MOVES = frozenset(
-    {"TRANSPOSE", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "UNPACK", "GATHER"}
-    | {"RESIZE_NEAREST_NEIGHBOR"}
+    {
+        *("TRANSPOSE", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "UNPACK", "GATHER"),
+        "RESIZE_NEAREST_NEIGHBOR",
+    }
 )
 
 

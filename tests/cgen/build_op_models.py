@@ -218,8 +218,13 @@ def convert(spec: dict) -> bytes:
     if spec["kind"] == "float_model":
         return converter.convert()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if spec["kind"] != "float_io":
+    if spec.get("quant") == "16x8":  # int16 activations, int8 weights (int64 biases)
+        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if spec["kind"] != "float_io" and spec.get("quant") != "16x8":
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     if spec.get("per_channel"):

@@ -104,7 +104,7 @@ def _count(details: Callable[[int], dict]) -> int:
 
 
 def random_inputs(model: bytes, n_sets: int, seed: int) -> list[Inputs]:
-    """Seeded inputs over the full int8 range (float inputs: normal, sd 2)."""
+    """Seeded inputs over the full int8/int16 range (float inputs: normal, sd 2)."""
     interp = tflm_interpreter(model)
     rng = np.random.default_rng(seed)
     details = [interp.get_input_details(i) for i in range(_count(interp.get_input_details))]
@@ -113,8 +113,9 @@ def random_inputs(model: bytes, n_sets: int, seed: int) -> list[Inputs]:
         xs = []
         for d in details:
             shape = tuple(int(s) for s in d["shape"])
-            if d["dtype"] == np.int8:
-                xs.append(rng.integers(-128, 128, size=shape, dtype=np.int8))
+            if d["dtype"] in (np.int8, np.int16):
+                info = np.iinfo(d["dtype"])
+                xs.append(rng.integers(info.min, info.max + 1, size=shape, dtype=d["dtype"]))
             else:
                 xs.append((rng.normal(size=shape) * 2).astype(d["dtype"]))
         sets.append(xs)

@@ -85,6 +85,18 @@ OP_SPECS: list[dict] = [
     dict(name="fc_per_channel", kind="fc", shape=[1, 32], units=12, per_channel=True),
     dict(name="fc_no_bias", kind="fc", shape=[2, 16], units=9, bias=False),
     dict(name="fc_from_4d", kind="fc", shape=[1, 2, 2, 4], units=5, flatten=True),
+    # int16 activations, int8 weights (TFLM's 16x8 kernel; the converter gives int64 biases)
+    dict(name="fc_int16", kind="fc", shape=[1, 48], units=10, quant="16x8"),
+    dict(name="fc_int16_relu_batch2", kind="fc", shape=[2, 24], units=7, act="relu", quant="16x8"),
+    dict(
+        name="fc_int16_per_channel",
+        kind="fc",
+        shape=[1, 32],
+        units=6,
+        per_channel=True,
+        quant="16x8",
+    ),
+    dict(name="fc_int16_no_bias", kind="fc", shape=[1, 20], units=5, bias=False, quant="16x8"),
     # Pooling
     dict(
         name="avgpool_2x2_s2",

@@ -113,11 +113,31 @@ def test_requantize_int8_to_int8(op_models, variant, tmp_path):
     check_exact(model, tmp_path, variant)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_fc_int16_with_int32_bias(op_models, variant, tmp_path):
+    """TFLM's other 16x8 path: an int32 bias means int32 accumulation and multiply."""
+    if schema_module() is None:
+        pytest.skip("tensorflow's flatbuffer schema module is not available")
+
+    def int32_bias(schema, m):
+        g = m.subgraphs[0]
+        bias = g.tensors[g.operators[0].inputs[2]]
+        assert bias.type == schema.TensorType.INT64
+        values = np.frombuffer(bytes(m.buffers[bias.buffer].data), np.int64)
+        m.buffers[bias.buffer].data = values.astype(np.int32).tobytes()
+        bias.type = schema.TensorType.INT32
+
+    model = edit_model(op_models["fc_int16"], int32_bias)
+    graph = read_model(model)
+    assert graph.tensors[graph.operators[0].inputs[2]].dtype == "INT32"
+    check_exact(model, tmp_path, variant)
+
+
 @pytest.mark.parametrize("spec", UNSUPPORTED_SPECS, ids=lambda s: s["name"])
 def test_unsupported_models_fail_at_generation(op_models, spec, tmp_path):
     model = op_models[spec["name"]]
     if spec["op"] is None:  # float model: a type error, not an operator error
-        with pytest.raises(BuildError, match="only int8") as info:
+        with pytest.raises(BuildError, match="is FLOAT32; cgen.s CONV_2D takes int8 tensors") as info:
             generate(model, tmp_path)
         assert not isinstance(info.value, UnsupportedOperatorError)
         return
@@ -231,7 +251,7 @@ ON_TARGET_KINDS = {
 def test_new_operators_exact_on_riscv_qemu(op_models, tmp_path):
     if not (shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")):
         pytest.skip("the RISC-V toolchain or qemu-system-riscv32 is not installed")
-    names = [s["name"] for s in OP_SPECS if s["kind"] in ON_TARGET_KINDS]
+    names = [s["name"] for s in OP_SPECS if s["kind"] in ON_TARGET_KINDS or "quant" in s]
     result, runs = op_model_session(tmp_path, names, op_models, "cgen", "riscv_qemu")
     assert result.returncode == 0, result.stdout[-3000:]
     assert sorted(runs) == sorted(names)

@@ -31,6 +31,7 @@ POINTERS = {
     "const int8_t *": "test_int8",
     "const int16_t *": "test_int16",
     "const int32_t *": "test_int32",
+    "const int64_t *": "test_int64",
 }
 
 
@@ -93,9 +94,10 @@ def test_every_field_reaches_the_kernels_structs(tmp_path):
                 "#include <stdio.h>",
                 '#include "cgen_kernels.h"',
                 f'#include "{HEADER_FILE}"',
-                "static const int8_t test_int8[1] = {0};",
-                "static const int16_t test_int16[1] = {0};",
-                "static const int32_t test_int32[1] = {0};",
+                *(
+                    f"static const {ctype.removeprefix('const ').removesuffix(' *')} {name}[1] = {{0}};"
+                    for ctype, name in POINTERS.items()
+                ),
                 *code.params,
                 "int main(void) {",
                 *(f"  {line}" for line in reads),

@@ -61,3 +61,18 @@ def test_a_file_that_is_no_model_is_an_error_naming_it(tmp_path):
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: {bad}: not a TFLite flatbuffer (file identifier")
+
+
+def test_int16_activations_cgen_builds_tvm_refuses(op_models, tmp_path):
+    """A 16x8 model (int16 activations): cgen has TFLM's 16x8 FULLY_CONNECTED, TVM refuses."""
+    model = tmp_path / "fc_int16.tflite"
+    model.write_bytes(op_models["fc_int16"])
+    result = check(str(model), "--backend=cgen,tvmaotplus")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[4].split() == ["FULLY_CONNECTED", "int16", "->", "int16", "1", "yes", "no"]
+    assert (
+        "tvmaotplus: refuses: operator FULLY_CONNECTED (index 0, int16 -> int16): the TVM "
+        "backends take int8 activations, not int16 (16x8 quantization)"
+    ) in lines
+    assert lines[-1] == "can build it: cgen"

@@ -15,6 +15,7 @@ _C_TYPES = {
     np.dtype(np.int8): ("int8_t", 1),
     np.dtype(np.int16): ("int16_t", 2),
     np.dtype(np.int32): ("int32_t", 4),
+    np.dtype(np.int64): ("int64_t", 8),
     np.dtype(np.float32): ("float", 4),
 }
 

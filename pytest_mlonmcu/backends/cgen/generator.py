@@ -24,8 +24,7 @@ from . import cemit
 from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, check_supported, lower
 from .model import Graph, Operator, Tensor, read_model
-from .ops.context import LoweringContext
-from .ops.movement import MOVEMENT_OPS
+from .ops.context import LOWERINGS, LoweringContext
 from .params import HEADER_FILE, params_header
 from .planner import BufferRequest, check_plan, plan_memory
 
@@ -34,7 +33,7 @@ MLIF_INCLUDE_DIR = Path(__file__).resolve().parents[2] / "harness" / "common"
 MODEL_FILE = "cgen_model.c"
 VARIANTS = ("optimized", "reference")
 ARENA_ALIGNMENT = 4
-_IO_TYPES = {"INT8": "int8_t", "FLOAT32": "float", "INT32": "int32_t"}
+_IO_TYPES = {"INT8": "int8_t", "INT16": "int16_t", "FLOAT32": "float", "INT32": "int32_t"}
 # Kernel sources that call functions defined in other kernel sources.
 _KERNEL_DEPS = {
     "cgen_conv.c": ("cgen_requant.c",),
@@ -101,29 +100,19 @@ def _propagate_constants(graph: Graph) -> None:
 
 
 def _check_types(graph: Graph) -> None:
-    """Reject float/other activations early with a clear message."""
-    float_ok = set()
+    """Reject a tensor type no kernel of its operators takes, early and naming both (the
+    lowerings check the combinations: e.g. QUANTIZE's float32 is its input only)."""
     for op in graph.operators:
-        if op.name == "QUANTIZE":
-            float_ok.add(op.inputs[0])
-        if op.name == "DEQUANTIZE":
-            float_ok.update(op.outputs)
-        if op.name in MOVEMENT_OPS and any(i in float_ok for i in op.inputs):
-            float_ok.update(op.outputs)  # float values moved between DEQUANTIZE and QUANTIZE
-    int32_ok = {op.inputs[1] for op in graph.operators if op.name == "GATHER"}  # indices
-    for op in graph.operators:
+        types = LOWERINGS[op.name].types if op.name in LOWERINGS else None
+        if types is None:
+            continue
         for t in [i for i in op.inputs if i >= 0] + op.outputs:
             tensor = graph.tensors[t]
-            if tensor.is_const:
-                continue
-            if tensor.dtype == "INT8" or (tensor.dtype == "FLOAT32" and t in float_ok):
-                continue
-            if tensor.dtype == "INT32" and t in int32_ok:
+            if tensor.is_const or tensor.dtype.lower() in types:
                 continue
             raise BuildError(
                 f"cgen: tensor '{tensor.name}' ({op.name}, operator index {op.index}) is "
-                f"{tensor.dtype}; only int8 models are supported (float32 only at "
-                "QUANTIZE/DEQUANTIZE model boundaries)"
+                f"{tensor.dtype}; cgen's {op.name} takes {' and '.join(sorted(types))} tensors"
             )
 
 

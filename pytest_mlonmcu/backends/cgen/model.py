@@ -160,7 +160,11 @@ def _read_options(op_name: str, op: Any) -> dict[str, Any]:
         }
     if op_name == "FULLY_CONNECTED":
         o = init(tflite.FullyConnectedOptions)
-        return {"activation": o.FusedActivationFunction(), "weights_format": o.WeightsFormat()}
+        return {
+            "activation": o.FusedActivationFunction(),
+            "weights_format": o.WeightsFormat(),
+            "quantized_bias_type": o.QuantizedBiasType(),  # schema TensorType; 0: not set
+        }
     if op_name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         o = init(tflite.Pool2DOptions)
         return {

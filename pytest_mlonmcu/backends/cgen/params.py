@@ -50,6 +50,7 @@ Int32x4 = Annotated[list[int], CType("int32_t", 32, 4)]
 Int8Array = Annotated[str, CType("const int8_t *")]
 Int32Array = Annotated[str, CType("const int32_t *")]
 Int16Array = Annotated[str, CType("const int16_t *")]
+Int64Array = Annotated[str, CType("const int64_t *")]
 
 
 def note(comment: str, **kwargs: object) -> dataclasses.Field:
@@ -148,6 +149,25 @@ class ConvParams(CStruct):
     )
     mult: Int32Array = NULL
     shift: Int8Array = NULL
+
+
+@dataclass(slots=True, kw_only=True)
+class FcInt16Params(CStruct):
+    """FULLY_CONNECTED with int16 activations and int8 weights (TFLM's 16x8 path)."""
+
+    c_name: ClassVar[str] = "cgen_fc16_params"
+    batches: Int32
+    in_c: Int32
+    out_c: Int32
+    act_min: Int32
+    act_max: Int32
+    quant_stride: Int32 = note("1: per-channel multipliers, 0: one for all channels")
+    wide: Int32 = note("1: int64 accumulation and multiply (int64 bias, or none by default)")
+    weights: Int8Array = note("[out_c][in_c]")
+    bias32: Int32Array = note("an int32 bias, or NULL")
+    bias64: Int64Array = note("an int64 bias, or NULL")
+    mult: Int32Array
+    shift: Int8Array
 
 
 @dataclass(slots=True, kw_only=True)
@@ -335,6 +355,7 @@ class LeakyReluParams(CStruct):
 
 STRUCTS: tuple[type[CStruct], ...] = (
     ConvParams,
+    FcInt16Params,
     PoolParams,
     SoftmaxParams,
     BinaryParams,

@@ -69,9 +69,11 @@ def _quantize_float(scale: np.float32, zero_point: int, value: float) -> int:
     return zero_point + round_half_away(float(tmp))
 
 
-def activation_range(activation: int, scale: np.float32, zero_point: int) -> tuple[int, int]:
-    """CalculateActivationRangeQuantized for int8 outputs."""
-    qmin, qmax = -128, 127
+def activation_range(
+    activation: int, scale: np.float32, zero_point: int, bits: int = 8
+) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8 (or int16) outputs."""
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if activation == ACT_NONE:
         return qmin, qmax
     if activation == ACT_RELU:

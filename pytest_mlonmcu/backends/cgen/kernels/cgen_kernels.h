@@ -64,6 +64,7 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
  * initializers always agree; the kernels and the model include it after this
  * header, which only names the structs. */
 typedef struct cgen_conv_params cgen_conv_params; /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED */
+typedef struct cgen_fc16_params cgen_fc16_params; /* FULLY_CONNECTED, int16 activations */
 typedef struct cgen_pool_params cgen_pool_params;
 typedef struct cgen_softmax_params cgen_softmax_params;
 typedef struct cgen_binary_params cgen_binary_params; /* ADD, SUB, MUL, MAX/MINIMUM, PRELU */
@@ -92,6 +93,7 @@ void cgen_depthwise_3x3(const cgen_conv_params *p, const int8_t *in, int8_t *out
 void cgen_conv_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
 void cgen_depthwise_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
 void cgen_fc_ref(const cgen_conv_params *p, const int8_t *in, int8_t *out);
+void cgen_fc_int16(const cgen_fc16_params *p, const int16_t *in, int16_t *out);
 
 void cgen_avg_pool(const cgen_pool_params *p, const int8_t *in, int8_t *out);
 void cgen_max_pool(const cgen_pool_params *p, const int8_t *in, int8_t *out);

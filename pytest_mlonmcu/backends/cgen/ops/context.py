@@ -29,12 +29,13 @@ class LoweringContext:
     def tensor(self, index: int) -> Tensor:
         return self.graph.tensors[index]
 
-    def int8_tensor(self, op: Operator, index: int, role: str) -> Tensor:
+    def int8_tensor(self, op: Operator, index: int, role: str, dtype: str = "INT8") -> Tensor:
+        """A quantized activation tensor of ``dtype`` (INT8; INT16 where a kernel takes it)."""
         tensor = self.tensor(index)
-        if tensor.dtype != "INT8":
+        if tensor.dtype != dtype:
             raise BuildError(
                 f"cgen: {op.name} (operator index {op.index}): {role} tensor '{tensor.name}' is "
-                f"{tensor.dtype}; only int8 models are supported"
+                f"{tensor.dtype}; only {dtype.lower()} is supported here"
             )
         if tensor.scales.size == 0:
             raise BuildError(f"cgen: tensor '{tensor.name}' has no quantization parameters")

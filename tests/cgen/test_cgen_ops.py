@@ -137,7 +137,9 @@ def test_fc_int16_with_int32_bias(op_models, variant, tmp_path):
 def test_unsupported_models_fail_at_generation(op_models, spec, tmp_path):
     model = op_models[spec["name"]]
     if spec["op"] is None:  # float model: a type error, not an operator error
-        with pytest.raises(BuildError, match="is FLOAT32; cgen.s CONV_2D takes int8 tensors") as info:
+        with pytest.raises(
+            BuildError, match="is FLOAT32; cgen.s CONV_2D takes int8 tensors"
+        ) as info:
             generate(model, tmp_path)
         assert not isinstance(info.value, UnsupportedOperatorError)
         return

@@ -275,7 +275,9 @@ class Run:
         atomic_write_text(self.artifacts_dir / "run" / "operators.csv", "\n".join(lines) + "\n")
 
     def _stage_postprocess(self) -> None:
-        mode_text = self.config.scoped("validation").get("mode") or self.backend.validation
+        mode_text = self.config.scoped("validation").get("mode") or self.backend.validation_mode(
+            self.model.metadata
+        )
         mode = ValidationMode.parse(mode_text)
         if self.config.scoped("validation").get_bool("enabled", True):
             arena = reference_arena(self.model, self.cache)

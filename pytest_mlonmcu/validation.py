@@ -13,10 +13,12 @@ import numpy as np
 
 from .core.errors import UsageError, ValidationError
 
+USAGE = "use exact, atol=N (quantization steps), ulp=N (float32 last places) or topk=K"
+
 
 @dataclass
 class ValidationMode:
-    kind: str  # "exact", "atol" or "topk"
+    kind: str  # "exact", "atol", "ulp" or "topk"
     value: int = 0
 
     @classmethod
@@ -24,7 +26,7 @@ class ValidationMode:
         text = text.strip().lower()
         if text == "exact":
             return cls("exact")
-        for kind, least in (("atol", 0), ("topk", 1)):
+        for kind, least in (("atol", 0), ("ulp", 0), ("topk", 1)):
             if text.startswith(kind + "="):
                 try:
                     value = int(text.split("=", 1)[1])
@@ -32,13 +34,10 @@ class ValidationMode:
                     break
                 if value < least:
                     raise UsageError(
-                        f"validation mode {text!r}: {kind} must be at least {least} "
-                        "(use exact, atol=N (quantization steps) or topk=K)"
+                        f"validation mode {text!r}: {kind} must be at least {least} ({USAGE})"
                     )
                 return cls(kind, value)
-        raise UsageError(
-            f"validation mode {text!r}: use exact, atol=N (quantization steps) or topk=K"
-        )
+        raise UsageError(f"validation mode {text!r}: {USAGE}")
 
     def __str__(self) -> str:
         return self.kind if self.kind == "exact" else f"{self.kind}={self.value}"
@@ -99,7 +98,8 @@ class ValidationResult:
 
 
 def _value(x) -> str:
-    return f"{float(x):g}" if isinstance(x, np.floating) else str(int(x))
+    # float32 values with the digits that tell them apart (repr of the float32)
+    return str(x) if isinstance(x, np.floating) else str(int(x))
 
 
 def _nonfinite_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
@@ -126,6 +126,17 @@ def _nonfinite_mismatch(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
     both_nan = np.isnan(ref) & np.isnan(got)
     nonfinite = ~np.isfinite(ref) | ~np.isfinite(got)
     return nonfinite & ~both_nan & (ref != got)
+
+
+def ulp_bound(ref: np.ndarray, places: int) -> float:
+    """``places`` units in the last place of the output's largest float32 magnitude (so a
+    value near 0 that came out of a cancellation is held to the output's scale, not its
+    own); for an integer output, ``places`` steps."""
+    if not np.issubdtype(ref.dtype, np.floating):
+        return float(places)
+    finite = np.abs(ref[np.isfinite(ref)]).astype(np.float32)
+    largest = finite.max() if finite.size else np.float32(0)
+    return places * float(np.spacing(largest))
 
 
 def _diff_detail(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> str:
@@ -179,6 +190,10 @@ def validate(
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
             elif mode.kind == "atol":
                 bad = diff > mode.value
+                if bad.any():
+                    mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
+            elif mode.kind == "ulp":
+                bad = diff > ulp_bound(ref, mode.value)
                 if bad.any():
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
             elif odd.any():

@@ -88,7 +88,7 @@ class Backend(Component):
     framework: ClassVar[str] = ""
     # Target families this backend can produce artifacts for; None = every family.
     families: ClassVar[frozenset[str] | None] = None
-    # Default validation against the TFLM reference: "exact", "atol=N" or "topk=K".
+    # Default validation against the TFLM reference: "exact", "atol=N", "ulp=N" or "topk=K".
     validation: ClassVar[str] = "exact"
     # Features (e.g. "cmsisnn") this backend understands.
     features: ClassVar[frozenset[str]] = frozenset()
@@ -108,6 +108,10 @@ class Backend(Component):
         """What of the model this backend cannot build on ``target`` (checked before the
         build stage runs; none: build it)."""
         return []
+
+    def validation_mode(self, metadata: ModelMetadata) -> str:
+        """The default validation of this backend's runs of a model (``validation``)."""
+        return self.validation
 
     def tune(self, model: Model, target: Target, work_dir: Path) -> None:
         """The tune stage: search settings for ``model`` on ``target`` (default: nothing)."""

@@ -36,7 +36,7 @@ GENERAL_KEYS: dict[str, dict[str, str]] = {
         "features": "(set by the plugin: the run's features)",
     },
     "validation": {
-        "mode": "the backend's (exact, atol=N quantization steps, topk=K)",
+        "mode": "the backend's (exact, atol=N quantization steps, ulp=N float32 places, topk=K)",
         "enabled": "true",
     },
     "tflm": {"source": "$MLONMCU_TFLM_SOURCE (a directory, tarball or URL@COMMIT)"},

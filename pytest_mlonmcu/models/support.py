@@ -126,3 +126,20 @@ def tflm_node_note(message: str, metadata: ModelMetadata) -> str | None:
         f"cause: {where} failed in TFLM's {stage}: TFLM's kernel does not accept how the model "
         "uses it (a limit of TFLM or a fault of the model, not of this tool; TFLM's lines above)"
     )
+
+
+# float32 operators whose TFLM kernels call the C library (expf, tanhf, logf, ...): its last
+# bits differ between libraries (glibc on the host, picolibc and newlib on the targets).
+LIBM_FLOAT_OPS = frozenset(
+    {"SOFTMAX", "LOGISTIC", "TANH", "EXP", "LOG", "LOG_SOFTMAX", "ELU", "GELU", "SIN", "COS"}
+)
+LIBM_FLOAT_VALIDATION = "ulp=4"
+
+
+def libm_float_validation(metadata: ModelMetadata) -> str | None:
+    """The tolerance of a model that computes a C-library function in float32, or None (the
+    float arithmetic alone, + - * / and comparisons, is reproduced exactly)."""
+    for name, types in zip(metadata.ops, metadata.op_types):
+        if name in LIBM_FLOAT_OPS and "float32" in types.outputs:
+            return LIBM_FLOAT_VALIDATION
+    return None

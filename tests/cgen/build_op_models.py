@@ -41,7 +41,7 @@ class Model(tf.Module):
         rng = _rng(spec)
         kind = spec["kind"]
         shape = spec["shape"]
-        if kind in ("conv2d", "float_io", "float_model"):
+        if kind in ("conv2d", "float_io"):
             kh, kw = spec.get("kernel", (3, 3))
             cin, cout = shape[-1], spec.get("filters", 6)
             self.w = _var(rng, (kh, kw, cin, cout), 1.0 / np.sqrt(kh * kw * cin))
@@ -97,7 +97,7 @@ class Model(tf.Module):
         s, kind = self.spec, self.spec["kind"]
         x = xs[0]
         act = ACTS[s.get("act", "none")]
-        if kind in ("conv2d", "float_io", "float_model"):
+        if kind in ("conv2d", "float_io"):
             y = tf.nn.conv2d(
                 x,
                 self.w,
@@ -215,9 +215,11 @@ def convert(spec: dict) -> bytes:
     signature = [tf.TensorSpec(sh, tf.float32) for sh in shapes]
     fn = tf.function(model.forward, input_signature=signature)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
-    if spec["kind"] == "float_model":
+    if spec.get("quant") == "float":
         return converter.convert()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if spec.get("quant") == "dynamic":  # int8 weights only: no representative dataset
+        return converter.convert()
     if spec.get("quant") == "16x8":  # int16 activations, int8 weights (int64 biases)
         ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
         converter.target_spec.supported_ops = [ops]

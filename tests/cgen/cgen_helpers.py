@@ -23,7 +23,7 @@ MLPERF_DIR = Path(
     or os.environ.get("MLONMCU_MODELS_DIR")
     or HERE.parents[2] / "shared" / "models" / "mlperf_tiny"
 )
-HOST_CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"]
+HOST_CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
 
 Inputs = list[np.ndarray]  # one array per model input
 
@@ -32,7 +32,7 @@ def compile_host(cg: CgenOutput, exe: Path, extra: Sequence[str] = ()) -> Path:
     """Compile generated sources + host_driver.c with the host gcc."""
     cmd = ["gcc", *HOST_CFLAGS, *extra]
     cmd += [f"-I{d}" for d in cg.include_dirs]
-    cmd += [str(s) for s in cg.sources] + [str(DRIVER), "-o", str(exe)]
+    cmd += [str(s) for s in cg.sources] + [str(DRIVER), "-lm", "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise AssertionError(f"host compile failed:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")

@@ -251,10 +251,33 @@ OP_SPECS: list[dict] = [
     dict(name="mini_resnet_block", kind="mini_resnet", shape=[1, 8, 8, 8]),
 ]
 
-# Models whose generation must fail; "op" is the operator the error must name.
+# float32 models: the same operators unquantized (the converter's plain output).
+FLOAT_BASES = [
+    *("conv_3x3_s1_same_relu", "conv_3x3_s2_same_relu6", "conv_3x3_dil2_same_relu"),
+    *("conv_3x3_nobias", "conv_5x3_s1x2_valid", "conv_3x3_batch2"),
+    *("dw_3x3_s2_same_relu6", "dw_3x3_dm2", "dw_5x5_same", "dw_3x3_valid"),
+    *("fc_64_10_relu", "fc_batch3", "fc_no_bias", "fc_from_4d"),
+    *("avgpool_3x3_s1_same", "avgpool_global", "maxpool_2x2_s2", "maxpool_3x3_s2_same"),
+    *("softmax_10", "softmax_4d", "logistic", "tanh", "hard_swish", "leaky_relu"),
+    *("add_two_inputs_relu", "add_broadcast_inputs", "mul_const_vector", "mul_broadcast_rows"),
+    *("sub_two_inputs", "maximum_two_inputs", "minimum_broadcast", "squared_difference"),
+    *("prelu_channels", "mean_hw_keepdims", "mean_hw", "mean_last_axis", "sum_hw"),
+    *("reduce_max_hw", "reduce_min_last", "pad_hw", "padv2_value", "concat_channels"),
+    *("transpose_hw", "strided_slice", "split_channels", "resize_nearest_2x"),
+    *("mini_cnn", "mini_resnet_block"),
+]
+OP_SPECS += [
+    {**spec, "name": f"f32_{spec['name']}", "quant": "float"}
+    for spec in OP_SPECS
+    if spec["name"] in FLOAT_BASES
+]
+
+# Models whose generation must fail; "op" is the operator the error must name (None: a
+# type error, not an operator error).
 UNSUPPORTED_SPECS: list[dict] = [
     dict(name="unsupported_exp", kind="exp", shape=[1, 4, 4, 3], op="EXP"),
-    dict(name="float_model", kind="float_model", shape=[1, 6, 6, 3], op=None),
+    # dynamic-range quantization: int8 weights, float32 activations (a hybrid model)
+    dict(name="hybrid_fc", kind="fc", shape=[1, 64], units=32, quant="dynamic", op=None),
 ]
 
 

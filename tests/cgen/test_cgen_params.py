@@ -32,6 +32,7 @@ POINTERS = {
     "const int16_t *": "test_int16",
     "const int32_t *": "test_int32",
     "const int64_t *": "test_int64",
+    "const float *": "test_float",
 }
 
 

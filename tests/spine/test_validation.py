@@ -116,9 +116,27 @@ def test_exact_notices_float_differences():
     assert not validate(ref, got, ValidationMode.parse("exact")).passed
 
 
+def test_ulp_holds_floats_to_places_of_the_largest_value():
+    """ulp=N: N float32 spacings of the output's largest magnitude (0.75: 2^-24 each)."""
+    ref = np.array([[0.75, 0.001, -0.25]], dtype=np.float32)
+    step = np.float32(2.0**-24)
+    close = ref.copy()
+    close[0, 1] += 3 * step  # many spacings of 0.001 itself, 3 of the largest value
+    far = ref.copy()
+    far[0, 0] += 5 * step
+    mode = ValidationMode.parse("ulp=4")
+    assert validate([[ref]], [[raw(close)]], mode).passed
+    result = validate([[ref]], [[raw(far)]], mode)
+    assert not result.passed
+    assert "[0] expected 0.75 got 0.7500003" in result.message()
+    # an integer output: that many steps
+    assert validate([[i8(1, 2)]], [[raw(i8(5, 2))]], ValidationMode.parse("ulp=4")).passed
+    assert not validate([[i8(1, 2)]], [[raw(i8(6, 2))]], ValidationMode.parse("ulp=4")).passed
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "value"),
-    [("exact", "exact", 0), (" ATOL=2 ", "atol", 2), ("topk=5", "topk", 5)],
+    [("exact", "exact", 0), (" ATOL=2 ", "atol", 2), ("ulp=4", "ulp", 4), ("topk=5", "topk", 5)],
 )
 def test_mode_parse(text, kind, value):
     mode = ValidationMode.parse(text)

@@ -50,7 +50,7 @@ REFUSALS = {
     ("second", "cgen", "riscv_qemu"): ("2 subgraphs: cgen lowers one subgraph (no control flow)"),
     ("uint8", "cgen", "riscv_qemu"): (
         "operator FULLY_CONNECTED (indices 0-9, uint8 -> uint8): cgen's FULLY_CONNECTED takes "
-        "int16 and int8 tensors, not uint8"
+        "float32, int16 and int8 tensors, not uint8"
     ),
     ("uint8", "tflmi", "host_x86"): (
         "operator FULLY_CONNECTED (indices 0-9, uint8 -> uint8): TFLM takes uint8 only in "

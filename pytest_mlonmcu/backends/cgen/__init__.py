@@ -1,4 +1,4 @@
-"""cgen backend: static C code generation with the project's own int8 kernels."""
+"""cgen backend: static C code generation with the project's own kernels."""
 
 from .generator import CgenOutput, generate
 

@@ -1,4 +1,4 @@
-"""cgen: the project's static C code generator (int8 kernels, bit-exact with TFLM).
+"""cgen: the project's static C code generator (int8 and float32 kernels, as TFLM computes).
 
 Not TFLite Micro and not the TFLM compiler: Python reads the .tflite and emits C99
 that calls the project's own kernels (see backends/cgen/).
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ...core.artifacts import Artifact
 from ...core.components import Backend
 from ...core.errors import naming_model
-from ...models.support import Gap, merged, operator_gaps, type_gaps
+from ...models.support import Gap, libm_float_validation, merged, operator_gaps, type_gaps
 
 if TYPE_CHECKING:
     from ...core.components import Target
@@ -23,10 +23,14 @@ if TYPE_CHECKING:
 class CgenBackend(Backend):
     name = "cgen"
     framework = "cgen"
-    description = "static C code generation with the project's int8 kernels (bit-exact with TFLM)"
+    description = "static C code generation with the project's kernels (int8, int16 FC, float32; bit-exact with TFLM)"
     validation = "exact"
     features = frozenset({"profile"})
     config_keys = {"variant": "optimized (or reference: plain kernels for comparison)"}
+
+    def validation_mode(self, metadata: ModelMetadata) -> str:
+        # float32 arithmetic is reproduced exactly; expf, tanhf... are the target's C library's
+        return libm_float_validation(metadata) or self.validation
 
     def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
         from .lowering import LOWERINGS
@@ -36,7 +40,9 @@ class CgenBackend(Backend):
             if entry is None or entry.types is None or set(types) <= entry.types:
                 return None
             bad = ", ".join(sorted(set(types) - entry.types))
-            return f"cgen's {name} takes {' and '.join(sorted(entry.types))} tensors, not {bad}"
+            *others, last = sorted(entry.types)
+            takes = f"{', '.join(others)} and {last}" if others else last
+            return f"cgen's {name} takes {takes} tensors, not {bad}"
 
         gaps = operator_gaps(
             metadata,

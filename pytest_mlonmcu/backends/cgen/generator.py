@@ -1,7 +1,7 @@
 """cgen: a static C code generator for int8 TFLite models (not TFLite Micro).
 
 generate() reads a .tflite, checks every operator and tensor type, lowers each
-operator to a call of the project's own int8 kernels (kernels/*.c) with all
+operator to a call of the project's own kernels (kernels/*.c) with all
 constants precomputed, plans one static arena, and writes `cgen_model.c`
 implementing the mlif.h interface. The needed kernel sources are copied next to
 it, so the output directory is self-contained apart from mlif.h (in the harness).
@@ -110,9 +110,11 @@ def _check_types(graph: Graph) -> None:
             tensor = graph.tensors[t]
             if tensor.is_const or tensor.dtype.lower() in types:
                 continue
+            *others, last = sorted(types)
+            takes = f"{', '.join(others)} and {last}" if others else last
             raise BuildError(
                 f"cgen: tensor '{tensor.name}' ({op.name}, operator index {op.index}) is "
-                f"{tensor.dtype}; cgen's {op.name} takes {' and '.join(sorted(types))} tensors"
+                f"{tensor.dtype}; cgen's {op.name} takes {takes} tensors"
             )
 
 

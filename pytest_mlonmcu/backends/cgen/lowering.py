@@ -59,4 +59,8 @@ def lower(ctx: LoweringContext, op: Operator) -> None:
     """Check ``op``'s operands, then add its kernel call to ``ctx.code``."""
     ctx.code.current_op = op.index
     check_operands(ctx, op)
-    LOWERINGS[op.name].lower(ctx, op)
+    entry = LOWERINGS[op.name]
+    if entry.float_lower is not None and ctx.tensor(op.outputs[0]).dtype == "FLOAT32":
+        entry.float_lower(ctx, op)
+    else:
+        entry.lower(ctx, op)

@@ -51,6 +51,7 @@ Int8Array = Annotated[str, CType("const int8_t *")]
 Int32Array = Annotated[str, CType("const int32_t *")]
 Int16Array = Annotated[str, CType("const int16_t *")]
 Int64Array = Annotated[str, CType("const int64_t *")]
+FloatArray = Annotated[str, CType("const float *")]
 
 
 def note(comment: str, **kwargs: object) -> dataclasses.Field:
@@ -168,6 +169,21 @@ class FcInt16Params(CStruct):
     bias64: Int64Array = note("an int64 bias, or NULL")
     mult: Int32Array
     shift: Int8Array
+
+
+@dataclass(slots=True, kw_only=True)
+class FloatParams(CStruct):
+    """What a float32 kernel adds to its operator's int8 parameter struct (whose shape
+    fields it reads): float weights and bias, the fused activation's range."""
+
+    c_name: ClassVar[str] = "cgen_float_params"
+    weights: FloatArray = note("TFLite's layout", default=NULL)
+    bias: FloatArray = NULL
+    act_min: Float = note("-FLT_MAX without an activation, as TFLM")
+    act_max: Float
+    value: Float = note(
+        "SOFTMAX: beta; PAD: the pad value; LEAKY_RELU: alpha", default=np.float32(0)
+    )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -305,7 +321,8 @@ class GatherParams(CStruct):
 @dataclass(slots=True, kw_only=True)
 class GatherIndicesParams(CStruct):
     """GATHER with indices known only at run time (an embedding lookup): for each of
-    ``outer`` blocks and each index, ``inner`` bytes of row ``index`` of ``axis_size``."""
+    ``outer`` blocks and each index, ``inner`` bytes of row ``index`` of ``axis_size``
+    (int8 or float32 rows)."""
 
     c_name: ClassVar[str] = "cgen_gather_indices_params"
     outer: Int32
@@ -356,6 +373,7 @@ class LeakyReluParams(CStruct):
 STRUCTS: tuple[type[CStruct], ...] = (
     ConvParams,
     FcInt16Params,
+    FloatParams,
     PoolParams,
     SoftmaxParams,
     BinaryParams,

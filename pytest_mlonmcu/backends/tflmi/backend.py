@@ -38,7 +38,7 @@ from ...core.ctext import c_comment_text
 from ...core.errors import BuildError, RunError, UnsupportedOperatorError, naming_model
 from ...core.samples import SampleSet
 from ...install.tflm import source_tree
-from ...models.support import Gap, merged, operator_gaps, type_gaps
+from ...models.support import Gap, libm_float_validation, merged, operator_gaps, type_gaps
 from ...platforms.mlif.target import COMMON_DIR
 from . import runner as tflmi_runner
 from .library import (
@@ -172,6 +172,10 @@ class TflmiBackend(Backend):
         return ensure_tflm_library(
             spec, self.tflm_config(), self.cache, progress=log.info, methods=methods
         )
+
+    def validation_mode(self, metadata: ModelMetadata) -> str:
+        # float32 arithmetic is reproduced exactly; expf, tanhf... are the target's C library's
+        return libm_float_validation(metadata) or self.validation
 
     def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
         gaps = type_gaps(metadata, _tflm_type_problem)

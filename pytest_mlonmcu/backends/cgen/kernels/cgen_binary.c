@@ -67,30 +67,7 @@ static inline int8_t mul_one(const cgen_binary_params *p, int32_t x, int32_t y) 
   return cgen_clamp_i8(raw + p->out_offset, p->act_min, p->act_max);
 }
 
-/* Walk the output in order; the innermost dimension is a strided loop. */
-#define CGEN_BINARY_LOOP(ONE)                                                      \
-  do {                                                                             \
-    const int nd = p->ndim;                                                        \
-    const int32_t inner = p->out_dims[nd - 1];                                     \
-    const int32_t s1 = p->in1_strides[nd - 1], s2 = p->in2_strides[nd - 1];        \
-    int32_t idx[CGEN_MAX_DIMS] = {0};                                              \
-    int32_t outer = 1;                                                             \
-    for (int d = 0; d < nd - 1; ++d) outer *= p->out_dims[d];                      \
-    for (int32_t o = 0; o < outer; ++o) {                                          \
-      int32_t off1 = 0, off2 = 0;                                                  \
-      for (int d = 0; d < nd - 1; ++d) {                                           \
-        off1 += idx[d] * p->in1_strides[d];                                        \
-        off2 += idx[d] * p->in2_strides[d];                                        \
-      }                                                                            \
-      const int8_t *a = in1 + off1;                                                \
-      const int8_t *b = in2 + off2;                                                \
-      for (int32_t i = 0; i < inner; ++i, a += s1, b += s2) *out++ = ONE(p, *a, *b); \
-      for (int d = nd - 2; d >= 0; --d) {                                          \
-        if (++idx[d] < p->out_dims[d]) break;                                      \
-        idx[d] = 0;                                                                \
-      }                                                                            \
-    }                                                                              \
-  } while (0)
+#define CGEN_BINARY_LOOP(ONE) CGEN_BROADCAST_LOOP(int8_t, ONE)
 
 /* Division by 2^r rounding half away from zero, valid for |x| < 2^30 (all ADD
  * intermediates: |x + offset| <= 255 shifted left by 20). */

@@ -55,6 +55,33 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)v;
 }
 
+/* The body of a broadcasting binary kernel on elements of type T: walks the
+ * output in order, the innermost dimension a strided loop; ONE(p, a, b) gives
+ * one output element (p: the cgen_binary_params, in1/in2/out: the tensors). */
+#define CGEN_BROADCAST_LOOP(T, ONE)                                                \
+  do {                                                                             \
+    const int nd = p->ndim;                                                        \
+    const int32_t inner = p->out_dims[nd - 1];                                     \
+    const int32_t s1 = p->in1_strides[nd - 1], s2 = p->in2_strides[nd - 1];        \
+    int32_t idx[CGEN_MAX_DIMS] = {0};                                              \
+    int32_t outer = 1;                                                             \
+    for (int d = 0; d < nd - 1; ++d) outer *= p->out_dims[d];                      \
+    for (int32_t o = 0; o < outer; ++o) {                                          \
+      int32_t off1 = 0, off2 = 0;                                                  \
+      for (int d = 0; d < nd - 1; ++d) {                                           \
+        off1 += idx[d] * p->in1_strides[d];                                        \
+        off2 += idx[d] * p->in2_strides[d];                                        \
+      }                                                                            \
+      const T *a = in1 + off1;                                                     \
+      const T *b = in2 + off2;                                                     \
+      for (int32_t i = 0; i < inner; ++i, a += s1, b += s2) *out++ = ONE(p, *a, *b); \
+      for (int d = nd - 2; d >= 0; --d) {                                          \
+        if (++idx[d] < p->out_dims[d]) break;                                      \
+        idx[d] = 0;                                                                \
+      }                                                                            \
+    }                                                                              \
+  } while (0)
+
 /* ------------------------------------------------------------------------ */
 /* Parameter structs                                                         */
 /* ------------------------------------------------------------------------ */
@@ -65,6 +92,7 @@ static inline int8_t cgen_clamp_i8(int32_t v, int32_t lo, int32_t hi) {
  * header, which only names the structs. */
 typedef struct cgen_conv_params cgen_conv_params; /* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED */
 typedef struct cgen_fc16_params cgen_fc16_params; /* FULLY_CONNECTED, int16 activations */
+typedef struct cgen_float_params cgen_float_params; /* float32: weights, bias, activation */
 typedef struct cgen_pool_params cgen_pool_params;
 typedef struct cgen_softmax_params cgen_softmax_params;
 typedef struct cgen_binary_params cgen_binary_params; /* ADD, SUB, MUL, MAX/MINIMUM, PRELU */
@@ -120,6 +148,40 @@ void cgen_reduce_min(const cgen_mean_params *p, const int8_t *in, int8_t *out);
 void cgen_pad(const cgen_pad_params *p, const int8_t *in, int8_t *out);
 void cgen_concat(const cgen_concat_params *p, const int8_t *const *inputs, int8_t *out);
 void cgen_gather(const cgen_gather_params *p, const void *in, void *out); /* int8 or float */
+
+/* float32 (cgen_float.c): the int8 operator's struct for the shape, cgen_float_params for
+ * the float constants. */
+typedef const cgen_float_params cgen_fp;
+void cgen_conv_f32(const cgen_conv_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_depthwise_f32(const cgen_conv_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_fc_f32(const cgen_conv_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_avg_pool_f32(const cgen_pool_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_max_pool_f32(const cgen_pool_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_mean_f32(const cgen_mean_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_sum_f32(const cgen_mean_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_reduce_max_f32(const cgen_mean_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_reduce_min_f32(const cgen_mean_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_softmax_f32(const cgen_softmax_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_pad_f32(const cgen_pad_params *p, cgen_fp *f, const float *in, float *out);
+void cgen_add_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1, const float *in2,
+                  float *out);
+void cgen_sub_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1, const float *in2,
+                  float *out);
+void cgen_mul_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1, const float *in2,
+                  float *out);
+void cgen_maximum_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1,
+                      const float *in2, float *out);
+void cgen_minimum_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1,
+                      const float *in2, float *out);
+void cgen_squared_difference_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1,
+                                 const float *in2, float *out);
+void cgen_prelu_f32(const cgen_binary_params *p, cgen_fp *f, const float *in1,
+                    const float *alpha, float *out);
+/* Elementwise: n values. */
+void cgen_logistic_f32(int32_t n, cgen_fp *f, const float *in, float *out);
+void cgen_tanh_f32(int32_t n, cgen_fp *f, const float *in, float *out);
+void cgen_leaky_relu_f32(int32_t n, cgen_fp *f, const float *in, float *out);
+void cgen_hard_swish_f32(int32_t n, cgen_fp *f, const float *in, float *out);
 int cgen_gather_indices(const cgen_gather_indices_params *p, const int8_t *in,
                         const int32_t *indices, int8_t *out); /* 1: an index out of range */
 

@@ -5,6 +5,7 @@ from . import (
     activation,
     binary,
     conv,
+    float32,  # adds float32 forms to the int8 lowerings (it imports them first)
     fully_connected,
     movement,
     pool,
@@ -18,6 +19,7 @@ __all__ = [
     "activation",
     "binary",
     "conv",
+    "float32",
     "fully_connected",
     "movement",
     "pool",

@@ -57,9 +57,9 @@ def binary(ctx: LoweringContext, op: Operator) -> None:
         kernel = "cgen_mul"
     params = BinaryParams(
         ndim=len(dims),
-        out_dims=_pad_dims(dims),
-        in1_strides=_pad_dims(s1),
-        in2_strides=_pad_dims(s2),
+        out_dims=pad_dims(dims),
+        in1_strides=pad_dims(s1),
+        in2_strides=pad_dims(s2),
         in1_offset=-a.zero_point,
         in2_offset=-b.zero_point,
         out_offset=y.zero_point,
@@ -72,7 +72,7 @@ def binary(ctx: LoweringContext, op: Operator) -> None:
     ctx.code.call("cgen_binary.c", f"{kernel}(&{name}, {args});")
 
 
-def _pad_dims(values: list[int]) -> list[int]:
+def pad_dims(values: list[int]) -> list[int]:
     return list(values) + [0] * (MAX_DIMS - len(values))
 
 

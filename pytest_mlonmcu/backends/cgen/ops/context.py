@@ -7,6 +7,7 @@ computes every constant the kernel needs and adds the kernel call to the code be
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,15 @@ class LoweringContext:
             )
         if tensor.scales.size == 0:
             raise BuildError(f"cgen: tensor '{tensor.name}' has no quantization parameters")
+        return tensor
+
+    def float_tensor(self, op: Operator, index: int, role: str) -> Tensor:
+        tensor = self.tensor(index)
+        if tensor.dtype != "FLOAT32":
+            raise BuildError(
+                f"cgen: {op.name} (operator index {op.index}): {role} tensor '{tensor.name}' is "
+                f"{tensor.dtype}, the output float32 (mixed types are not supported)"
+            )
         return tensor
 
     def const_tensor(self, op: Operator, index: int, role: str, dtypes: tuple[str, ...]) -> Tensor:
@@ -85,6 +95,8 @@ class OpLowering:
     elementwise: bool = False  # output element i depends on input element i: may run in place
     # Tensor types its kernels take (numpy names); None: any (a RESHAPE moves no data).
     types: frozenset[str] | None = frozenset({"int8"})
+    # The lowering of its float32 form (output float32), when it has one (ops/float32.py).
+    float_lower: Lower | None = None
 
 
 # Filled once, by the @lowers decorators of the modules in ops/ as they are imported.
@@ -111,6 +123,22 @@ def lowers(
             LOWERINGS[name] = OpLowering(
                 lower, inputs, rank, every_input, alias, elementwise, types
             )
+        return lower
+
+    return register
+
+
+def lowers_float(*names: str) -> Callable[[Lower], Lower]:
+    """Register the decorated function as the float32 lowering of operators ``names``, which
+    already have their int8 lowering; their types gain float32."""
+
+    def register(lower: Lower) -> Lower:
+        for name in names:
+            entry = LOWERINGS[name]
+            if entry.float_lower is not None:
+                raise ValueError(f"cgen: {name} has two float lowerings")
+            types = (entry.types or frozenset()) | {"float32"}
+            LOWERINGS[name] = dataclasses.replace(entry, float_lower=lower, types=types)
         return lower
 
     return register

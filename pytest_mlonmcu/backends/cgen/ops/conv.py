@@ -32,15 +32,8 @@ class ConvConstants:
     shifts: np.ndarray
 
 
-def _conv_operands(
-    ctx: LoweringContext, op: Operator, depthwise: bool
-) -> tuple[ConvParams, ConvConstants]:
-    x = ctx.int8_tensor(op, op.inputs[0], "input")
-    w = ctx.const_tensor(op, op.inputs[1], "filter", ("INT8",))
-    y = ctx.int8_tensor(op, op.outputs[0], "output")
-    bias = None
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        bias = ctx.const_tensor(op, op.inputs[2], "bias", ("INT32",)).data.astype(np.int64)
+def conv_geometry(op: Operator, x: Tensor, w: Tensor, y: Tensor, depthwise: bool) -> dict:
+    """The ConvParams fields of the window (shapes, strides, dilations, padding), checked."""
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         raise BuildError(f"cgen: {op.name} (operator index {op.index}) needs 4-D tensors")
     n, in_h, in_w, in_c = x.shape
@@ -51,8 +44,6 @@ def _conv_operands(
     for size, k, s, d, got in ((in_h, k_h, s_h, d_h, out_h), (in_w, k_w, s_w, d_w, out_w)):
         if compute_out_size(pad, size, k, s, d) != got:
             raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad output size")
-    pad_top = compute_padding(s_h, d_h, in_h, k_h, out_h)
-    pad_left = compute_padding(s_w, d_w, in_w, k_w, out_w)
     if depthwise:
         if w.shape[0] != 1 or w.shape[3] != out_c or out_c % in_c:
             raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad filter shape")
@@ -64,14 +55,7 @@ def _conv_operands(
                 "are not supported"
             )
         depth_multiplier = 1
-    mults, shifts = quant.conv_multipliers(x.scale, w.scales, y.scale, out_c)
-    act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
-    # weights per output channel as rows: [out_c][taps]
-    if depthwise:
-        rows = w.data.reshape(k_h * k_w, out_c).T.astype(np.int64)
-    else:
-        rows = w.data.reshape(out_c, -1).astype(np.int64)
-    params = ConvParams(
+    return dict(
         batches=n,
         in_h=in_h,
         in_w=in_w,
@@ -85,9 +69,32 @@ def _conv_operands(
         stride_w=s_w,
         dil_h=d_h,
         dil_w=d_w,
-        pad_top=pad_top,
-        pad_left=pad_left,
+        pad_top=compute_padding(s_h, d_h, in_h, k_h, out_h),
+        pad_left=compute_padding(s_w, d_w, in_w, k_w, out_w),
         depth_multiplier=depth_multiplier,
+    )
+
+
+def _conv_operands(
+    ctx: LoweringContext, op: Operator, depthwise: bool
+) -> tuple[ConvParams, ConvConstants]:
+    x = ctx.int8_tensor(op, op.inputs[0], "input")
+    w = ctx.const_tensor(op, op.inputs[1], "filter", ("INT8",))
+    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    bias = None
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        bias = ctx.const_tensor(op, op.inputs[2], "bias", ("INT32",)).data.astype(np.int64)
+    geometry = conv_geometry(op, x, w, y, depthwise)
+    out_c, k_h, k_w = geometry["out_c"], geometry["k_h"], geometry["k_w"]
+    mults, shifts = quant.conv_multipliers(x.scale, w.scales, y.scale, out_c)
+    act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
+    # weights per output channel as rows: [out_c][taps]
+    if depthwise:
+        rows = w.data.reshape(k_h * k_w, out_c).T.astype(np.int64)
+    else:
+        rows = w.data.reshape(out_c, -1).astype(np.int64)
+    params = ConvParams(
+        **geometry,
         in_zp=x.zero_point,
         out_zp=y.zero_point,
         act_min=act_min,

@@ -210,7 +210,7 @@ def nearest(out: int, in_size: int, out_size: int, align: bool, half: bool) -> i
 @lowers("RESIZE_NEAREST_NEIGHBOR", inputs=2, rank=4, types=MOVED_TYPES)
 def resize_nearest(ctx: LoweringContext, op: Operator) -> None:
     x = _moved(ctx, op, op.inputs[0], "input")
-    y = ctx.int8_tensor(op, op.outputs[0], "output")
+    y = _moved(ctx, op, op.outputs[0], "output")
     height, width = _const_ints(ctx, op, op.inputs[1], "size")
     if (height, width) != (y.shape[1], y.shape[2]):
         raise BuildError(f"{_where(op)}: size ({height}, {width}) and output {y.shape} differ")
@@ -237,11 +237,11 @@ def unpack(ctx: LoweringContext, op: Operator) -> None:
         _emit(ctx, op, x, out, _slice_tables(x, ranges))
 
 
-@lowers("GATHER", inputs=2, types=frozenset({"int8", "int32"}))  # int32: the indices
+@lowers("GATHER", inputs=2, types=MOVED_TYPES | {"int32"})  # int32: the indices
 def gather(ctx: LoweringContext, op: Operator) -> None:
     """Constant indices: an offset table; indices read at run time (an embedding lookup):
     cgen_gather_indices, which fails the invoke on an index outside the axis, as TFLM."""
-    x = ctx.int8_tensor(op, op.inputs[0], "params")
+    x = _moved(ctx, op, op.inputs[0], "params")
     indices = ctx.tensor(op.inputs[1])
     rank = len(x.shape)
     axis = op.options["axis"] + rank if op.options["axis"] < 0 else op.options["axis"]
@@ -259,14 +259,20 @@ def gather(ctx: LoweringContext, op: Operator) -> None:
         return
     if indices.dtype != "INT32":
         raise BuildError(f"{_where(op)}: indices of type {indices.dtype} (int32 only)")
-    y = ctx.int8_tensor(op, op.outputs[0], "output")
-    ctx.require_same_quantization(op, x, y)
+    y = _moved(ctx, op, op.outputs[0], "output")
+    if x.dtype != y.dtype:
+        raise BuildError(f"{_where(op)}: params {x.dtype}, output {y.dtype}")
+    if x.dtype == "INT8":
+        ctx.require_same_quantization(op, x, y)
+    item = 4 if x.dtype == "FLOAT32" else 1
     params = GatherIndicesParams(
         outer=int(np.prod(x.shape[:axis], dtype=np.int64)),
         axis_size=x.shape[axis],
-        inner=int(np.prod(x.shape[axis + 1 :], dtype=np.int64)),
+        inner=int(np.prod(x.shape[axis + 1 :], dtype=np.int64)) * item,
         count=indices.size,
     )
     name = ctx.code.struct(params)
-    args = f"&{name}, {in_ptr(op.inputs[0])}, {in_ptr(op.inputs[1])}, {out_ptr(op.outputs[0])}"
+    cast = ("(const int8_t *)", "(int8_t *)") if item == 4 else ("", "")
+    data, out = cast[0] + in_ptr(op.inputs[0]), cast[1] + out_ptr(op.outputs[0])
+    args = f"&{name}, {data}, {in_ptr(op.inputs[1])}, {out}"
     ctx.code.call("cgen_gather.c", f"if (cgen_gather_indices({args}) != 0) return 1;")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ....core.errors import BuildError
 from .. import quant
-from ..model import Operator
+from ..model import Operator, Tensor
 from ..params import PoolParams
 from .context import LoweringContext, lowers
 from .window import compute_out_size, compute_padding
@@ -15,6 +15,14 @@ def pool(ctx: LoweringContext, op: Operator) -> None:
     x = ctx.int8_tensor(op, op.inputs[0], "input")
     y = ctx.int8_tensor(op, op.outputs[0], "output")
     ctx.require_same_quantization(op, x, y)
+    act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
+    params = pool_params(op, x, y, act_min, act_max)
+    kernel = "cgen_avg_pool" if op.name == "AVERAGE_POOL_2D" else "cgen_max_pool"
+    ctx.call_unary(op, "cgen_pool.c", kernel, params)
+
+
+def pool_params(op: Operator, x: Tensor, y: Tensor, act_min: int, act_max: int) -> PoolParams:
+    """The window geometry, checked (float32 pools leave the int8 range at 0)."""
     n, in_h, in_w, ch = x.shape
     _, out_h, out_w, _ = y.shape
     (s_h, s_w), (k_h, k_w) = op.options["stride"], op.options["filter"]
@@ -23,8 +31,7 @@ def pool(ctx: LoweringContext, op: Operator) -> None:
         raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad output size")
     if compute_out_size(pad, in_w, k_w, s_w, 1) != out_w:
         raise BuildError(f"cgen: {op.name} (operator index {op.index}): bad output size")
-    act_min, act_max = quant.activation_range(op.options["activation"], y.scale, y.zero_point)
-    params = PoolParams(
+    return PoolParams(
         batches=n,
         in_h=in_h,
         in_w=in_w,
@@ -40,5 +47,3 @@ def pool(ctx: LoweringContext, op: Operator) -> None:
         act_min=act_min,
         act_max=act_max,
     )
-    kernel = "cgen_avg_pool" if op.name == "AVERAGE_POOL_2D" else "cgen_max_pool"
-    ctx.call_unary(op, "cgen_pool.c", kernel, params)

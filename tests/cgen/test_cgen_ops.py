@@ -24,6 +24,7 @@ from cgen_helpers import (
     run_host,
     schema_module,
     tflm_run,
+    write_inputs,
 )
 from op_specs import OP_SPECS, UNSUPPORTED_SPECS
 
@@ -350,3 +351,58 @@ def test_moves_in_float_between_dequantize_and_quantize(op_models, tmp_path):
     ]  # fmt: skip
     for variant in VARIANTS:
         check_exact(model, tmp_path / variant, variant)
+
+
+def _rsqrt_of_the_input(schema, model) -> None:
+    """RSQRT straight on the model input, whose zero point 0 makes negative int8 values
+    negative reals (the op model squares its input first: always positive)."""
+    sg = model.subgraphs[0]
+    rsqrt = sg.operators[-1]
+    x, fed = sg.tensors[sg.inputs[0]], sg.tensors[rsqrt.inputs[0]]
+    x.quantization.scale = list(fed.quantization.scale)
+    x.quantization.zeroPoint = [0]
+    rsqrt.inputs = [sg.inputs[0]]
+    sg.operators = [rsqrt]
+
+
+def _indices_as_input(schema, model) -> None:
+    """GATHER's constant indices become a second (int32) model input: an embedding lookup."""
+    sg = model.subgraphs[0]
+    indices = sg.operators[0].inputs[1]
+    model.buffers[sg.tensors[indices].buffer].data = None
+    sg.inputs = [*sg.inputs, indices]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_invalid_inputs_fail_the_invoke_as_in_tflm(op_models, variant, tmp_path):
+    """An input TFLM's kernel rejects (RSQRT of a negative value, a GATHER index outside the
+    table) fails the invoke in TFLM and in cgen's program alike; valid inputs stay exact."""
+    if schema_module() is None:
+        pytest.skip("tensorflow's flatbuffer schema module is not available")
+    rsqrt = edit_model(op_models["rsqrt"], _rsqrt_of_the_input)
+    gather = edit_model(op_models["gather_const_rows"], _indices_as_input)
+    assert [op.name for op in read_model(gather).operators] == ["GATHER"]
+    x = np.arange(90, dtype=np.int8).reshape(1, 6, 5, 3)
+    cases = {
+        "rsqrt": (
+            rsqrt,
+            [[np.full((1, 4, 4, 8), 5, np.int8)]],
+            [[np.full((1, 4, 4, 8), -1, np.int8)]],
+        ),
+        "gather": (
+            gather,
+            [[x, np.array([5, 0, 3, 3], np.int32)]],
+            [[x, np.array([1, 6, 0, 0], np.int32)]],  # 6: one past the axis
+        ),
+    }
+    for name, (model, good, bad) in cases.items():
+        cg, exe = build_host(model, tmp_path / name, variant)
+        want = tflm_run(model, good)
+        assert_bit_exact(run_host(exe, good, want[0]), want)
+        with pytest.raises(RuntimeError):
+            tflm_run(model, bad)
+        write_inputs(exe.parent / "inputs.bin", bad)
+        proc = subprocess.run([str(exe), str(exe.parent / "inputs.bin"), str(exe.parent / "o.bin")])
+        assert proc.returncode == 6, (
+            f"{name}: the driver's invoke-failed status, got {proc.returncode}"
+        )

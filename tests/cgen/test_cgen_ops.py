@@ -28,7 +28,7 @@ from cgen_helpers import (
 )
 from op_specs import OP_SPECS, UNSUPPORTED_SPECS
 
-from pytest_mlonmcu.backends.cgen import generate
+from pytest_mlonmcu.backends.cgen import generate, quant
 from pytest_mlonmcu.backends.cgen.generator import KERNEL_DIR
 from pytest_mlonmcu.backends.cgen.model import read_model
 from pytest_mlonmcu.core.errors import BuildError, ModelError, UnsupportedOperatorError, UsageError
@@ -406,3 +406,29 @@ def test_invalid_inputs_fail_the_invoke_as_in_tflm(op_models, variant, tmp_path)
         assert proc.returncode == 6, (
             f"{name}: the driver's invoke-failed status, got {proc.returncode}"
         )
+
+
+@pytest.mark.parametrize("name", ["hard_swish", "hard_swish_wide", "prelu_channels", "prelu_flat"])
+def test_python_tables_replay_tflm(op_models, name):
+    """quant.hard_swish_table and quant.prelu_table (the TVM integer path's lookup tables)
+    give TFLM's result for every int8 input: each input value fed to every element."""
+    model = op_models[name]
+    graph = read_model(model)
+    (op,) = graph.operators
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    values = range(-128, 128)
+    got = tflm_run(model, [[np.full(x.shape, v, np.int8)] for v in values])
+    if op.name == "HARD_SWISH":
+        table = quant.hard_swish_table(x.scale, x.zero_point, y.scale, y.zero_point)
+        want = [np.full(y.shape, table[v + 128], np.int8) for v in values]
+    else:
+        alpha = graph.tensors[op.inputs[1]]
+        slopes = np.broadcast_to(alpha.data, x.shape)
+        tables = {
+            int(a): quant.prelu_table(
+                x.scale, x.zero_point, int(a), alpha.scale, alpha.zero_point, y.scale, y.zero_point
+            )
+            for a in np.unique(slopes)
+        }
+        want = [np.vectorize(lambda a, v=v: tables[int(a)][v + 128])(slopes) for v in values]
+    assert_bit_exact([[g[0].astype(np.int32)] for g in got], [[w.astype(np.int32)] for w in want])

@@ -262,3 +262,99 @@ def rsqrt_table(in_scale: np.float32, in_zp: int, out_scale: np.float32, out_zp:
         out = multiply_by_quantized_multiplier(data, mult, shift - 20) + out_zp
         table.append(min(127, max(-128, out)))
     return table
+
+
+# -- HARD_SWISH and PRELU for every int8 input (the TVM integer path's lookup tables) --------
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """C's integer division (towards zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _srdhm16(a: int, b: int) -> int:
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    ab = a * b
+    return _trunc_div(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15)
+
+
+def _sdhm16(a: int, b: int) -> int:
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    return _trunc_div(a * b, 1 << 15)
+
+
+def _saturating_left_shift16(value: int, amount: int) -> int:
+    return max(INT16_MIN, min(INT16_MAX, value * (1 << amount)))
+
+
+def int16_multiplier(real: float) -> tuple[int, int]:
+    """QuantizeMultiplier, then DownScaleInt32ToInt16Multiplier (TFLM's HARD_SWISH)."""
+    mult, exponent = quantize_multiplier(real)
+    mult16 = 32767 if mult >= 2**31 - 1 - (1 << 15) else (mult + (1 << 15)) >> 16
+    return mult16, exponent
+
+
+def hard_swish_multipliers(in_scale: np.float32, out_scale: np.float32) -> tuple[int, ...]:
+    """(out_mult, out_exp, reluish_mult, reluish_exp) as TFLM's Prepare: the scales in
+    float32, each real multiplier then in double; out_exp > 0 is refused (as TFLM does)."""
+    hires_input_scale = np.float32(1.0 / 128.0) * np.float32(in_scale)
+    reluish_scale = np.float32(3.0) / np.float32(32768.0)
+    out_mult, out_exp = int16_multiplier(float(hires_input_scale / np.float32(out_scale)))
+    if out_exp > 0:
+        raise BuildError(
+            "HARD_SWISH: output scale too small for TFLM's 16-bit evaluation (TFLM refuses it too)"
+        )
+    reluish_mult, reluish_exp = int16_multiplier(float(hires_input_scale / reluish_scale))
+    return out_mult, out_exp, reluish_mult, reluish_exp
+
+
+def hard_swish_table(
+    in_scale: np.float32, in_zp: int, out_scale: np.float32, out_zp: int
+) -> list[int]:
+    """TFLM's int8 HARD_SWISH for every input -128..127 (its 16-bit fixed point, step for
+    step as cgen_activation.c computes it)."""
+    out_mult, out_exp, reluish_mult, reluish_exp = hard_swish_multipliers(in_scale, out_scale)
+    table = []
+    for raw in range(-128, 128):
+        hires = (raw - in_zp) * (1 << 7)
+        preshift_out = _srdhm16(hires, out_mult)
+        reluish = hires
+        if reluish_exp > 0:
+            reluish = _saturating_left_shift16(reluish, reluish_exp - 1)
+        reluish = _srdhm16(reluish, reluish_mult)
+        if reluish_exp > 0:
+            reluish = _saturating_left_shift16(reluish, 1)
+        if reluish_exp < 0:
+            reluish = rdbpot(reluish, -reluish_exp)
+        reluish = (reluish + (1 << 15)) >> 1
+        value = rdbpot(_sdhm16(reluish, preshift_out), -out_exp) + out_zp
+        table.append(max(-128, min(127, value)))
+    return table
+
+
+def prelu_table(
+    in_scale: np.float32,
+    in_zp: int,
+    alpha: int,
+    alpha_scale: np.float32,
+    alpha_zp: int,
+    out_scale: np.float32,
+    out_zp: int,
+) -> list[int]:
+    """TFLM's int8 PRELU for every input -128..127 and one stored slope ``alpha``: the input
+    on its own multiplier where it is >= 0, else times the slope on the product's."""
+    mult1, shift1 = quantize_multiplier(float(in_scale) / float(out_scale))
+    mult2, shift2 = quantize_multiplier(float(in_scale) * float(alpha_scale) / float(out_scale))
+    table = []
+    for raw in range(-128, 128):
+        x = raw - in_zp
+        if x >= 0:
+            value = multiply_by_quantized_multiplier(x, mult1, shift1)
+        else:
+            value = multiply_by_quantized_multiplier(x * (alpha - alpha_zp), mult2, shift2)
+        table.append(max(-128, min(127, value + out_zp)))
+    return table

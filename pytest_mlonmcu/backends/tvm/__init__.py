@@ -35,6 +35,10 @@ QUANTIZED_MOVES = frozenset(
     }
 )
 
+# int8 elementwise operators the import converts to a lookup table of TFLM's 256 results
+# (lut.py) instead of TVM's float arithmetic between dequantize and quantize.
+LOOKUP_TABLE_OPS = frozenset({"HARD_SWISH", "RSQRT", "PRELU"})
+
 
 def _string_keys(text: str, opening: str, closing: str) -> frozenset[str]:
     start = text.index(opening)
@@ -45,7 +49,8 @@ def _string_keys(text: str, opening: str, closing: str) -> frozenset[str]:
 @functools.cache
 def importer_operators() -> tuple[frozenset[str], frozenset[str]] | None:
     """The TFLite operators TVM's importer converts (its ``convert_map``) and those it
-    converts on quantized tensors (``_SUPPORTED_QUANTIZED_OPS`` and QUANTIZED_MOVES), read
+    converts on quantized tensors (``_SUPPORTED_QUANTIZED_OPS``, QUANTIZED_MOVES and
+    LOOKUP_TABLE_OPS), read
     from the installed frontend's source: importing TVM takes seconds. None: no TVM here."""
     spec = importlib.util.find_spec("tvm")
     if spec is None or not spec.submodule_search_locations:
@@ -58,7 +63,7 @@ def importer_operators() -> tuple[frozenset[str], frozenset[str]] | None:
         quantized = _string_keys(text, "_SUPPORTED_QUANTIZED_OPS = frozenset(", ")")
     except (OSError, ValueError):
         return None  # another TVM layout: the importer itself names what it cannot convert
-    return converted, quantized | QUANTIZED_MOVES
+    return converted, quantized | QUANTIZED_MOVES | LOOKUP_TABLE_OPS
 
 
 def tvm_version() -> str:

@@ -136,10 +136,12 @@ def import_model(data: bytes):
     import tflite
     from tvm.relax.frontend.tflite import from_tflite, tflite_frontend
 
-    from . import QUANTIZED_MOVES
+    from . import LOOKUP_TABLE_OPS, QUANTIZED_MOVES, lut
 
     converter = tflite_frontend.OperatorConverter
-    converter._SUPPORTED_QUANTIZED_OPS = converter._SUPPORTED_QUANTIZED_OPS | QUANTIZED_MOVES
+    quantized = converter._SUPPORTED_QUANTIZED_OPS | QUANTIZED_MOVES | LOOKUP_TABLE_OPS
+    converter._SUPPORTED_QUANTIZED_OPS = quantized
+    lut.install(converter)
     refuse_inexact_resize(tflite.Model.GetRootAsModel(data, 0))
     data = identifier_names(data)
     try:

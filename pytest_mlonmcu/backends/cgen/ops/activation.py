@@ -56,27 +56,16 @@ def leaky_relu(ctx: LoweringContext, op: Operator) -> None:
     ctx.call_unary(op, "cgen_activation.c", "cgen_leaky_relu", params)
 
 
-def _int16_multiplier(real: float) -> tuple[int, int]:
-    """QuantizeMultiplier, then DownScaleInt32ToInt16Multiplier (TFLM's HARD_SWISH)."""
-    mult, exponent = quant.quantize_multiplier(real)
-    mult16 = 32767 if mult >= 2**31 - 1 - (1 << 15) else (mult + (1 << 15)) >> 16
-    return mult16, exponent
-
-
 @lowers("HARD_SWISH", elementwise=True)
 def hard_swish(ctx: LoweringContext, op: Operator) -> None:
     x = ctx.int8_tensor(op, op.inputs[0], "input")
     y = ctx.int8_tensor(op, op.outputs[0], "output")
-    # As TFLM's Prepare: the scales in float32, each real multiplier then in double.
-    hires_input_scale = np.float32(1.0 / 128.0) * x.scale
-    reluish_scale = np.float32(3.0) / np.float32(32768.0)
-    out_mult, out_exp = _int16_multiplier(float(hires_input_scale / y.scale))
-    if out_exp > 0:
-        raise BuildError(
-            f"cgen: HARD_SWISH (operator index {op.index}): output scale too small for TFLM's "
-            "16-bit evaluation (TFLM refuses it too)"
+    try:
+        out_mult, out_exp, reluish_mult, reluish_exp = quant.hard_swish_multipliers(
+            x.scale, y.scale
         )
-    reluish_mult, reluish_exp = _int16_multiplier(float(hires_input_scale / reluish_scale))
+    except BuildError as exc:
+        raise BuildError(f"cgen: {exc} (operator index {op.index})") from None
     params = HardSwishParams(
         size=x.size,
         in_zp=x.zero_point,

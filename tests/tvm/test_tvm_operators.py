@@ -1,7 +1,8 @@
 """The TVM integer path on the operators added for users' models (issue 17): data movement
 (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, GATHER, RESIZE_NEAREST_NEIGHBOR),
-SUB, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, MEAN, SUM and LEAKY_RELU (the integer path's
-rewrites), HARD_SWISH, RSQRT and PRELU (lookup tables of TFLM's results), bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
+SUB, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, MEAN, SUM, LEAKY_RELU and SQUARED_DIFFERENCE (the
+integer path's rewrites), HARD_SWISH, RSQRT and PRELU (lookup tables of TFLM's results),
+bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ EXACT_KINDS = {
     "transpose", "slice", "strided_slice", "strided_slice_steps", "strided_slice_reverse",
     "strided_slice_shrink", "split", "split_v", "resize", "resize_v1", "sub", "maximum",
     "minimum", "unpack", "gather_const", "mean", "reduce_sum", "reduce_max", "reduce_min", "leaky_relu",
-    "hard_swish", "rsqrt", "prelu",
+    "hard_swish", "rsqrt", "prelu", "squared_difference",
 }  # fmt: skip
 pytestmark = pytest.mark.slow  # a TVM build per model (cached after the first session)
 
@@ -42,3 +43,21 @@ def test_new_operators_are_exact(op_models, tmp_path):
         "tvmaotplus: operator RESIZE_NEAREST_NEIGHBOR (index 0) with align_corners: TVM picks "
         "other source pixels than TFLM there (not bit-exact)"
     )
+
+
+def test_integer_forms_leave_no_float(op_models):
+    """SQUARED_DIFFERENCE is rewritten and HARD_SWISH, RSQRT, PRELU become tables: no
+    dequantize is left (exactness by construction, not by the samples' luck)."""
+    tvm_or_skip()
+    from pytest_mlonmcu.backends.tvm import intpath
+    from pytest_mlonmcu.backends.tvm.compile import import_model
+
+    for name in ("squared_difference_broadcast", "hard_swish", "rsqrt_wide", "prelu_channels"):
+        mod, counts = intpath.to_integer(import_model(op_models[name]))
+        text = mod.script()
+        if name != "rsqrt_wide":  # its model squares the input first (MUL, ADD: float)
+            assert "dequantize" not in text, name
+        if name.startswith("squared"):
+            assert counts["squared_difference"] == 1
+        else:
+            assert "R.take" in text, name

@@ -2,7 +2,7 @@
 
 TVM 0.27's TFLite importer always produces ``dequantize -> float op -> quantize``. Here
 ``relax.dpl`` patterns turn CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, ADD,
-AVERAGE_POOL_2D, MEAN/SUM and LEAKY_RELU back into what TFLM computes: int8 x int8 -> int32
+AVERAGE_POOL_2D, MEAN/SUM, LEAKY_RELU and SQUARED_DIFFERENCE back into what TFLM computes: int8 x int8 -> int32
 accumulation plus the int32 bias (MEAN: the int32 sum, 1/count folded into the multiplier),
 then a fixed-point requantization made of ordinary Relax ops (``astype``, shifts, ``where``...),
 with TFLite's multipliers (quant.py). The input zero point is folded into the bias
@@ -21,6 +21,7 @@ from tvm import relax
 from tvm.ir.expr import Constant
 from tvm.relax.dpl import is_const, is_op, rewrite_call, wildcard
 
+from ..cgen import quant as tflm_arith
 from . import quant
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -166,6 +167,18 @@ class _Patterns:
         )
         self.leaky_quantize = is_op("relax.quantize")(self.leaky, self.out_scale, self.out_zp)
 
+        # SQUARED_DIFFERENCE: the importer squares the float difference of the inputs.
+        self.sd_a, self.sd_b = wildcard(), wildcard()
+        self.sd_a_scale, self.sd_a_zp = is_const(), is_const()
+        self.sd_b_scale, self.sd_b_zp = is_const(), is_const()
+        diff = is_op("relax.subtract")(
+            is_op("relax.dequantize")(self.sd_a, self.sd_a_scale, self.sd_a_zp),
+            is_op("relax.dequantize")(self.sd_b, self.sd_b_scale, self.sd_b_zp),
+        )
+        self.sqdiff_quantize = is_op("relax.quantize")(
+            is_op("relax.multiply")(diff, diff), self.out_scale, self.out_zp
+        )
+
         # AVERAGE_POOL_2D: the importer's integer pool divides with truncation; TFLM rounds.
         self.pool_in = wildcard()
         self.pool = is_op("relax.nn.avg_pool2d")(is_op("relax.astype")(self.pool_in))
@@ -205,6 +218,7 @@ class IntegerRewriter:
             "avg_pool2d": 0,
             "mean": 0,
             "leaky_relu": 0,
+            "squared_difference": 0,
         }
 
     # ---- CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ----
@@ -416,6 +430,36 @@ class IntegerRewriter:
         self.rewritten["leaky_relu"] += 1
         return op.where(op.greater_equal(v, _c(0, "int32")), identity, leaky)
 
+    # ---- SQUARED_DIFFERENCE ----
+    def _rewrite_squared_difference(self, orig: relax.Expr, m: dict) -> relax.Expr:
+        """TFLM's int8 SQUARED_DIFFERENCE: both inputs rescaled at left shift 7 (ADD's
+        steps), the difference squared in int32, then requantized."""
+        p, op = self.p, relax.op
+        a, b = m[p.sd_a], m[p.sd_b]
+        if _dtype(a) != "int8" or _dtype(b) != "int8" or _dtype(orig) != "int8":
+            return orig
+        s1, z1 = np.float32(_scalar(m[p.sd_a_scale])), int(_scalar(m[p.sd_a_zp]))
+        s2, z2 = np.float32(_scalar(m[p.sd_b_scale])), int(_scalar(m[p.sd_b_zp]))
+        so, zo = np.float32(_scalar(m[p.out_scale])), int(_scalar(m[p.out_zp]))
+        params = tflm_arith.squared_difference_params(s1, s2, so)
+        left = params["left_shift"]
+
+        def scaled(x: relax.Expr, zp: int, mult: int, shift: int) -> relax.Expr:
+            v = op.left_shift(
+                op.subtract(op.astype(x, "int32"), _c(zp, "int32")), _c(left, "int32")
+            )
+            return requantize(
+                v, np.array([mult]), np.array([shift]), 0, INT32_MIN, INT32_MAX, "int32"
+            )
+
+        d = op.subtract(
+            scaled(a, z1, params["in1_mult"], params["in1_shift"]),
+            scaled(b, z2, params["in2_mult"], params["in2_shift"]),
+        )
+        out_mult, out_shift = np.array([params["out_mult"]]), np.array([params["out_shift"]])
+        self.rewritten["squared_difference"] += 1
+        return requantize(op.multiply(d, d), out_mult, out_shift, zo, -128, 127)
+
     def __call__(self, func: relax.Function) -> relax.Function:
         p = self.p
         # Larger patterns first: with the trailing clip, then without it.
@@ -426,6 +470,7 @@ class IntegerRewriter:
         func = rewrite_call(p.pool_out, self._rewrite_pool, func)
         func = rewrite_call(p.mean_quantize, self._rewrite_mean, func)
         func = rewrite_call(p.leaky_quantize, self._rewrite_leaky, func)
+        func = rewrite_call(p.sqdiff_quantize, self._rewrite_squared_difference, func)
         return func
 
 

@@ -206,3 +206,26 @@ def test_import_and_cli_error_need_no_tensorflow() -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "known zoo models: aww, vww, resnet, toycar, mbv2, lstm, textcls" in proc.stderr
+
+
+def test_float_variant_is_the_same_network_unquantized(
+    zoo_build: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """toycar_f32: toycar's network and weights as float32 (its int8 FULLY_CONNECTED weights
+    are the float ones quantized), deterministic, with calibration-like sample inputs."""
+    from pytest_mlonmcu.models.metadata import read_metadata
+
+    float_path = zoo_build("toycar_f32")
+    assert _sha256(float_path) == _sha256(_build_in_subprocess("toycar_f32", tmp_path / "f"))
+    int8_meta = read_metadata(zoo_build("toycar").read_bytes())
+    meta = read_metadata(float_path.read_bytes())
+    assert set(meta.ops) == set(int8_meta.ops) - {"QUANTIZE", "DEQUANTIZE"}
+    assert {t for types in meta.op_types for t in types.all} == {"float32"}
+    assert meta.macs == int8_meta.macs
+    definition = yaml.safe_load((float_path.parent / "definition.yml").read_text())
+    node = definition["network_parameters"]["input_nodes"][0]
+    assert node["dtype"] == "float32" and "quantize" not in node
+    samples = sorted((float_path.parent / "input").glob("*.bin"))
+    assert len(samples) == 8 and {p.stat().st_size for p in samples} == {640 * 4}
+    values = np.frombuffer(samples[0].read_bytes(), np.float32)
+    assert -84.8 <= values.min() < values.max() <= 14.92  # toycar's input range

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pytest_mlonmcu.models.support import LIBM_FLOAT_VALIDATION
+
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("mbv2", "lstm", "textcls")
 BACKENDS = ("tflmi", "cgen", "tvmaotplus")
@@ -53,3 +55,36 @@ def test_each_new_zoo_model_passes_validation_with_every_backend(tmp_path):
         tokens = np.concatenate([inputs[k].reshape(-1) for k in inputs.files])
     assert tokens.dtype == np.int32 and tokens.size >= 2 * 32
     assert tokens.min() >= 0 and tokens.max() < 1000 and len(set(tokens.tolist())) > 32
+
+
+FLOAT_MODELS = ("toycar_f32", "mbv2_f32", "lstm_f32", "textcls_f32")
+
+
+def _outputs(record: dict) -> list[str]:
+    """The program's output lines (hex bytes of every output of every sample)."""
+    log = Path(record["artifacts"]) / "run" / "run.log"
+    return [line for line in log.read_text().splitlines() if line.startswith("MLIF output")]
+
+
+def test_float_zoo_models_match_tflm_on_the_target(tmp_path):
+    """The zoo's float32 models: each backend passes validation against the host's wheel
+    (exact, or the stated places where expf/tanhf is the C library's), and cgen's outputs
+    equal those of TFLM compiled for the same target bit for bit."""
+    models = ",".join(f"zoo:{m}" for m in FLOAT_MODELS)
+    cmd = [
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+        f"--rootdir={tmp_path}", f"--mlonmcu-model={models}",
+        f"--mlonmcu-backend={','.join(BACKENDS)}", "--mlonmcu-target=riscv_qemu",
+        f"--mlonmcu-json={tmp_path / 'r.json'}", f"--mlonmcu-out={tmp_path / 'out'}",
+        "--mlonmcu-history=off",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=5400)
+    assert result.returncode == 0, result.stdout[-4000:]
+    runs = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}
+    for model in FLOAT_MODELS:
+        mode = "exact" if model == "toycar_f32" else LIBM_FLOAT_VALIDATION  # toycar: FCs only
+        for backend in BACKENDS:
+            metrics = runs[f"zoo_{model}-{backend}-riscv_qemu"]["metrics"]
+            assert (metrics["validation_mode"], metrics["validation_passed"]) == (mode, True)
+        cgen, tflm = (runs[f"zoo_{model}-{b}-riscv_qemu"] for b in ("cgen", "tflmi"))
+        assert _outputs(cgen) == _outputs(tflm) and _outputs(cgen), model

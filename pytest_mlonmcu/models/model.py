@@ -19,7 +19,7 @@ from ..core.cache import Cache, hash_key
 from ..core.errors import ModelError
 from . import zoo
 from .metadata import ModelMetadata, read_metadata
-from .zoo import ZOO_MODELS, ZOO_VERSION
+from .zoo import ZOO_NAMES, ZOO_VERSION
 
 ZOO_PREFIX = "zoo:"
 
@@ -140,7 +140,7 @@ class ModelResolver:
         self.cache = cache
 
     def known_names(self) -> list[str]:
-        names = set(ZOO_MODELS)
+        names = set(ZOO_NAMES)
         for d in self.models_dirs:
             if d.is_dir():
                 names.update(p.name for p in d.iterdir() if (p / f"{p.name}.tflite").is_file())
@@ -160,7 +160,7 @@ class ModelResolver:
                 return Model(
                     name, path.resolve(), "models_dir", _read_definition(path.parent, path)
                 )
-        if name in ZOO_MODELS:
+        if name in ZOO_NAMES:
             return self._zoo(name)
         raise ModelError(
             f"unknown model {name!r}: not in the models dirs "
@@ -169,8 +169,8 @@ class ModelResolver:
         )
 
     def _zoo(self, name: str) -> Model:
-        if name not in ZOO_MODELS:
-            raise ModelError(f"unknown zoo model {name!r}; the zoo has {', '.join(ZOO_MODELS)}")
+        if name not in ZOO_NAMES:
+            raise ModelError(f"unknown zoo model {name!r}; the zoo has {', '.join(ZOO_NAMES)}")
         # The generator's code is an input: editing it rebuilds without a ZOO_VERSION bump.
         key = hash_key("zoo", ZOO_VERSION, name, _tf_version(), Path(zoo.__file__))
 

@@ -133,7 +133,9 @@ def tflm_node_note(message: str, metadata: ModelMetadata) -> str | None:
 LIBM_FLOAT_OPS = frozenset(
     {"SOFTMAX", "LOGISTIC", "TANH", "EXP", "LOG", "LOG_SOFTMAX", "ELU", "GELU", "SIN", "COS"}
 )
-LIBM_FLOAT_VALIDATION = "ulp=4"
+# Measured worst: 2 places after one LOGISTIC or SOFTMAX, 6 after the 16 recurrent steps of
+# zoo:lstm_f32 (its LOGISTIC/TANH gates); 32 leaves room for deeper recurrences.
+LIBM_FLOAT_VALIDATION = "ulp=32"
 
 
 def libm_float_validation(metadata: ModelMetadata) -> str | None:

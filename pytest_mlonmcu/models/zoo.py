@@ -1,6 +1,7 @@
 """The built-in model zoo: the four MLPerf Tiny (v0.5) architectures and three models of
 other public TinyML kinds (a MobileNetV2 block network, an unrolled LSTM keyword spotter, a
-text classifier with an embedding), needing no model files.
+text classifier with an embedding), needing no model files; each also as a float32 model
+(``<name>_f32``: the same network and weights, not quantized).
 
 Each model is built with Keras from the architecture of the mlcommons/tiny reference training
 code, given seeded random weights and converted to a full-int8 TFLite flatbuffer with a
@@ -37,6 +38,9 @@ import yaml
 from .metadata import read_metadata
 
 ZOO_MODELS: tuple[str, ...] = ("aww", "vww", "resnet", "toycar", "mbv2", "lstm", "textcls")
+# Each also as a float32 model: the same network and weights, converted without quantization.
+FLOAT_SUFFIX = "_f32"
+ZOO_NAMES: tuple[str, ...] = ZOO_MODELS + tuple(name + FLOAT_SUFFIX for name in ZOO_MODELS)
 # Part of the cache key: bump when an architecture, a seed, the weights or the conversion change.
 ZOO_VERSION: str = "1"
 
@@ -45,6 +49,7 @@ _CALIBRATION_SAMPLES = 64
 _LOGIT_STD = 1.0  # spread of the classifier logits over the calibration data
 _PROVENANCE = "https://github.com/mlcommons/tiny/tree/v0.5/v0.5/training"
 _TOKEN_SAMPLES = 8  # sample sequences written for a token-input model (input/N.bin)
+_FLOAT_SAMPLES = 8  # calibration-like inputs written for a float32 model (input/N.bin)
 
 
 @dataclass(frozen=True)
@@ -134,10 +139,12 @@ def build_zoo_model(name: str, out_dir: Path) -> Path:
     quantize/dequantize scale and zero_shift, operators). The same TensorFlow version gives
     the same bytes, also across processes. Raises ValueError for an unknown name.
     """
-    if name not in ZOO_MODELS:
+    if name not in ZOO_NAMES:
         raise ValueError(_unknown(name))
-    spec = _SPECS[name]
-    seed = _SEED + ZOO_MODELS.index(name)
+    base = name.removesuffix(FLOAT_SUFFIX)
+    as_float = base != name
+    spec = _SPECS[base]
+    seed = _SEED + ZOO_MODELS.index(base)
     tf, keras = _import_tf(seed)
     rng = np.random.default_rng(seed)
     if spec.tokens:
@@ -145,9 +152,12 @@ def build_zoo_model(name: str, out_dir: Path) -> Path:
         calib = calib.astype(np.int32)
     else:
         calib = _calibration_data(rng, spec.input_shape, spec.input_range, _CALIBRATION_SAMPLES)
-    model = _BUILDERS[name](keras, spec.input_shape)
+    model = _BUILDERS[base](keras, spec.input_shape)
     _init_weights(keras, model, rng, calib)
-    data = _rename_io_tensors(_convert(tf, model, calib, int8_input=not spec.tokens))
+    if as_float:
+        data = _rename_io_tensors(_convert_float(tf, model))
+    else:
+        data = _rename_io_tensors(_convert(tf, model, calib, int8_input=not spec.tokens))
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +169,11 @@ def build_zoo_model(name: str, out_dir: Path) -> Path:
         for k in range(_TOKEN_SAMPLES):
             ids = rng.integers(0, spec.tokens, spec.input_shape).astype(np.float32)
             (out_dir / "input" / f"{k}.bin").write_bytes(ids.tobytes())
+    elif as_float:  # inputs as the network expects them, not standard normal noise
+        (out_dir / "input").mkdir(exist_ok=True)
+        samples = _calibration_data(rng, spec.input_shape, spec.input_range, _FLOAT_SAMPLES)
+        for k in range(_FLOAT_SAMPLES):
+            (out_dir / "input" / f"{k}.bin").write_bytes(samples[k].astype(np.float32).tobytes())
     return path
 
 
@@ -459,6 +474,13 @@ def _convert(tf: Any, model: Any, calib: Any, int8_input: bool = True) -> bytes:
         return bytes(converter.convert())
 
 
+def _convert_float(tf: Any, model: Any) -> bytes:
+    """The float32 model: the converter's plain output (no quantization)."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
+
+
 def _rename_io_tensors(data: bytes) -> bytes:
     """Name the input and output tensors ``input_1`` and ``Identity`` like the reference models.
 
@@ -506,7 +528,16 @@ def _rename_io_tensors(data: bytes) -> bytes:
 def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_version: str) -> None:
     meta = read_metadata(data, origin=f"zoo model {name}")
 
+    base = name.removesuffix(FLOAT_SUFFIX)
+
     def node(info: Any, description: str, quant_key: str) -> dict[str, Any]:
+        if info.dtype == "float32":  # a float32 model: no quantization to describe
+            return {
+                "description": description,
+                "name": info.name,
+                "shape": list(info.shape),
+                "dtype": info.dtype,
+            }
         if info.scale is None:  # token ids: the sample files hold them as they are
             return {
                 "description": description,
@@ -534,7 +565,7 @@ def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_versio
     (inp,) = meta.inputs
     (out,) = meta.outputs
     definition = {
-        "description": spec.description,
+        "description": spec.description + (" float32: not quantized." if base != name else ""),
         "network": {
             "file_size_bytes": len(data),
             "filename": f"{name}.tflite",
@@ -549,7 +580,7 @@ def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_versio
         "operators": {"TensorFlow Lite": list(dict.fromkeys(meta.ops))},
         "zoo": {
             "version": ZOO_VERSION,
-            "seed": _SEED + ZOO_MODELS.index(name),
+            "seed": _SEED + ZOO_MODELS.index(base),
             "tensorflow": tf_version,
             "macs": meta.macs,
             "weights": "seeded random (untrained)",
@@ -559,7 +590,7 @@ def _write_definition(path: Path, name: str, spec: _Spec, data: bytes, tf_versio
 
 
 def _unknown(name: str) -> str:
-    return f"unknown zoo model {name!r}; known zoo models: {', '.join(ZOO_MODELS)}"
+    return f"unknown zoo model {name!r}; known zoo models: {', '.join(ZOO_NAMES)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -567,11 +598,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print(
-            f"usage: python -m pytest_mlonmcu.models.zoo {{{','.join(ZOO_MODELS)}}} OUT_DIR",
+            f"usage: python -m pytest_mlonmcu.models.zoo {{{','.join(ZOO_NAMES)}}} OUT_DIR",
             file=sys.stderr,
         )
         return 2
-    if args[0] not in ZOO_MODELS:  # checked here so that other errors keep their traceback
+    if args[0] not in ZOO_NAMES:  # checked here so that other errors keep their traceback
         print(_unknown(args[0]), file=sys.stderr)
         return 2
     print(build_zoo_model(args[0], Path(args[1])))

@@ -29,18 +29,23 @@ pytestmark = [
 ]
 
 
-def test_each_new_zoo_model_passes_validation_with_every_backend(tmp_path):
-    models = ",".join(f"zoo:{m}" for m in MODELS)
+def _session(tmp_path: Path, models: tuple[str, ...]) -> dict[str, dict]:
+    """One benchmark session over the zoo ``models`` x BACKENDS on riscv_qemu: its runs."""
+    names = ",".join(f"zoo:{m}" for m in models)
     cmd = [
         sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
-        f"--rootdir={tmp_path}", f"--mlonmcu-model={models}",
+        f"--rootdir={tmp_path}", f"--mlonmcu-model={names}",
         f"--mlonmcu-backend={','.join(BACKENDS)}", "--mlonmcu-target=riscv_qemu",
         f"--mlonmcu-json={tmp_path / 'r.json'}", f"--mlonmcu-out={tmp_path / 'out'}",
         "--mlonmcu-history=off",
     ]  # fmt: skip
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=5400)
     assert result.returncode == 0, result.stdout[-4000:]
-    runs = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}
+    return {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}
+
+
+def test_each_new_zoo_model_passes_validation_with_every_backend(tmp_path):
+    runs = _session(tmp_path, MODELS)
     assert len(runs) == len(MODELS) * len(BACKENDS)
     for model in MODELS:
         for backend in BACKENDS:
@@ -70,17 +75,7 @@ def test_float_zoo_models_match_tflm_on_the_target(tmp_path):
     """The zoo's float32 models: each backend passes validation against the host's wheel
     (exact, or the stated places where expf/tanhf is the C library's), and cgen's outputs
     equal those of TFLM compiled for the same target bit for bit."""
-    models = ",".join(f"zoo:{m}" for m in FLOAT_MODELS)
-    cmd = [
-        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
-        f"--rootdir={tmp_path}", f"--mlonmcu-model={models}",
-        f"--mlonmcu-backend={','.join(BACKENDS)}", "--mlonmcu-target=riscv_qemu",
-        f"--mlonmcu-json={tmp_path / 'r.json'}", f"--mlonmcu-out={tmp_path / 'out'}",
-        "--mlonmcu-history=off",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=5400)
-    assert result.returncode == 0, result.stdout[-4000:]
-    runs = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["runs"]}
+    runs = _session(tmp_path, FLOAT_MODELS)
     for model in FLOAT_MODELS:
         mode = "exact" if model == "toycar_f32" else LIBM_FLOAT_VALIDATION  # toycar: FCs only
         for backend in BACKENDS:

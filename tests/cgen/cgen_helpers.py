@@ -165,6 +165,17 @@ def edit_model(model: bytes, edit: Callable[[object, object], None]) -> bytes:
     return bytes(builder.Output())
 
 
+def int32_bias(schema, model) -> None:
+    """edit_model: the int64 bias of a 16x8 FULLY_CONNECTED (operator 0) made int32, TFLM's
+    other 16x8 path (int32 accumulation)."""
+    g = model.subgraphs[0]
+    bias = g.tensors[g.operators[0].inputs[2]]
+    assert bias.type == schema.TensorType.INT64
+    values = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int64)
+    model.buffers[bias.buffer].data = values.astype(np.int32).tobytes()
+    bias.type = schema.TensorType.INT32
+
+
 def mlperf_model_path(name: str) -> Path:
     return MLPERF_DIR / name / f"{name}.tflite"
 

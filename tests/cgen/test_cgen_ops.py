@@ -19,6 +19,7 @@ from cgen_helpers import (
     compile_host,
     edit_model,
     have_host_gcc,
+    int32_bias,
     op_model_session,
     random_inputs,
     run_host,
@@ -120,14 +121,6 @@ def test_fc_int16_with_int32_bias(op_models, variant, tmp_path):
     """TFLM's other 16x8 path: an int32 bias means int32 accumulation and multiply."""
     if schema_module() is None:
         pytest.skip("tensorflow's flatbuffer schema module is not available")
-
-    def int32_bias(schema, m):
-        g = m.subgraphs[0]
-        bias = g.tensors[g.operators[0].inputs[2]]
-        assert bias.type == schema.TensorType.INT64
-        values = np.frombuffer(bytes(m.buffers[bias.buffer].data), np.int64)
-        m.buffers[bias.buffer].data = values.astype(np.int32).tobytes()
-        bias.type = schema.TensorType.INT32
 
     model = edit_model(op_models["fc_int16"], int32_bias)
     graph = read_model(model)

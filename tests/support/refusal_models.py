@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 
-def _with_operator(fb, model, index: int, builtin: int, custom: str = "") -> None:
+def with_operator(fb, model, index: int, builtin: int, custom: str = "") -> None:
     """Operator ``index`` becomes ``builtin`` (a custom operator when ``custom``)."""
     code = fb.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = builtin
@@ -19,11 +19,11 @@ def _with_operator(fb, model, index: int, builtin: int, custom: str = "") -> Non
 
 
 def custom_op(fb, model) -> None:
-    _with_operator(fb, model, 3, fb.BuiltinOperator.CUSTOM, custom="MlonmcuCustom")
+    with_operator(fb, model, 3, fb.BuiltinOperator.CUSTOM, custom="MlonmcuCustom")
 
 
 def no_backend_op(fb, model) -> None:  # LSH_PROJECTION: in no backend, TFLM or TVM
-    _with_operator(fb, model, 3, fb.BuiltinOperator.LSH_PROJECTION)
+    with_operator(fb, model, 3, fb.BuiltinOperator.LSH_PROJECTION)
 
 
 def second_subgraph(fb, model) -> None:

@@ -10,7 +10,7 @@ import pytest
 from cgen_helpers import edit_model
 from reliability.model_edits import MLPERF_DIR
 
-from .refusal_models import EDITS
+from .refusal_models import EDITS, with_operator
 
 TOYCAR = MLPERF_DIR / "toycar" / "toycar.tflite"
 pytestmark = [
@@ -63,16 +63,29 @@ def test_a_file_that_is_no_model_is_an_error_naming_it(tmp_path):
     assert result.stderr.startswith(f"error: {bad}: not a TFLite flatbuffer (file identifier")
 
 
-def test_int16_activations_cgen_builds_tvm_refuses(op_models, tmp_path):
-    """A 16x8 model (int16 activations): cgen has TFLM's 16x8 FULLY_CONNECTED, TVM refuses."""
+def test_int16_activations_in_fully_connected_only(op_models, tmp_path):
+    """A 16x8 model (int16 activations): cgen and TVM have TFLM's 16x8 FULLY_CONNECTED; an
+    other operator on int16 (the same model's operator turned into ADD) both refuse."""
     model = tmp_path / "fc_int16.tflite"
     model.write_bytes(op_models["fc_int16"])
     result = check(str(model), "--backend=cgen,tvmaotplus")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[4].split() == ["FULLY_CONNECTED", "int16", "->", "int16", "1", "yes", "no"]
+    assert lines[4].split() == ["FULLY_CONNECTED", "int16", "->", "int16", "1", "yes", "yes"]
+    assert lines[-1] == "can build it: cgen, tvmaotplus"
+
+    def as_add(fb, m):
+        with_operator(fb, m, 0, fb.BuiltinOperator.ADD)
+
+    model.write_bytes(edit_model(op_models["fc_int16"], as_add))
+    result = check(str(model), "--backend=cgen,tvmaotplus")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
     assert (
-        "tvmaotplus: refuses: operator FULLY_CONNECTED (index 0, int16 -> int16): the TVM "
-        "backends take int8 activations, not int16 (16x8 quantization)"
+        "tvmaotplus: refuses: operator ADD (index 0, int16 -> int16): the TVM backends take "
+        "int16 activations in FULLY_CONNECTED only"
     ) in lines
-    assert lines[-1] == "can build it: cgen"
+    assert (
+        "cgen: refuses: operator ADD (index 0, int16 -> int16): cgen's ADD takes float32 and "
+        "int8 tensors, not int16"
+    ) in lines

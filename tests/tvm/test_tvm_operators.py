@@ -2,14 +2,14 @@
 (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, GATHER, RESIZE_NEAREST_NEIGHBOR),
 SUB, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, MEAN, SUM, LEAKY_RELU and SQUARED_DIFFERENCE (the
 integer path's rewrites), HARD_SWISH, RSQRT and PRELU (lookup tables of TFLM's results),
-bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
+FULLY_CONNECTED with int16 activations (int16.py), bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from cgen_helpers import op_model_session
+from cgen_helpers import edit_model, int32_bias, op_model_session
 from op_specs import OP_SPECS
 
 from conftest import tvm_or_skip
@@ -28,7 +28,11 @@ def test_new_operators_are_exact(op_models, tmp_path):
     tvm_or_skip()
     align = "resize_nearest_align_corners"
     names = [s["name"] for s in OP_SPECS if s["kind"] in EXACT_KINDS and "quant" not in s]
-    _, runs = op_model_session(tmp_path, names, op_models, "tvmaotplus", "host_x86")
+    # FULLY_CONNECTED with int16 activations (int16.py), also with an int32 bias
+    names += [s["name"] for s in OP_SPECS if s.get("quant") == "16x8"]
+    models = {**op_models, "fc_int16_int32_bias": edit_model(op_models["fc_int16"], int32_bias)}
+    names.append("fc_int16_int32_bias")
+    _, runs = op_model_session(tmp_path, names, models, "tvmaotplus", "host_x86")
     assert sorted(runs) == sorted(names)
     for name in names:
         run = runs[name]

@@ -136,12 +136,12 @@ def import_model(data: bytes):
     import tflite
     from tvm.relax.frontend.tflite import from_tflite, tflite_frontend
 
-    from . import LOOKUP_TABLE_OPS, QUANTIZED_MOVES, lut
+    from . import LOOKUP_TABLE_OPS, QUANTIZED_MOVES, converters
 
     converter = tflite_frontend.OperatorConverter
     quantized = converter._SUPPORTED_QUANTIZED_OPS | QUANTIZED_MOVES | LOOKUP_TABLE_OPS
     converter._SUPPORTED_QUANTIZED_OPS = quantized
-    lut.install(converter)
+    converters.install(converter)
     refuse_inexact_resize(tflite.Model.GetRootAsModel(data, 0))
     data = identifier_names(data)
     try:

@@ -10,30 +10,29 @@ row per distinct slope, each element indexing its row.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from tvm import relax
 
 from ..cgen import quant as tflm_arith
-from . import LOOKUP_TABLE_OPS
 
 _INT8 = 9  # tflite.TensorType.INT8
 
 
-def _quantization(tensor) -> tuple[np.float32, int]:
+def quantization(tensor) -> tuple[np.float32, int]:
     q = tensor.tensor.Quantization()
     return np.float32(q.Scale(0)), int(q.ZeroPoint(0))
 
 
-def _lookup(converter, name: str, fallback, op) -> relax.Expr:
+def lookup(converter, name: str, fallback, op) -> relax.Expr:
+    """``take(table, x + 128)`` for an int8 HARD_SWISH, RSQRT or PRELU (constant slopes);
+    ``fallback(op)`` (TVM's converter) for any other form."""
     inputs = converter.get_input_tensors(op)
     (y,) = converter.get_output_tensors(op)
     x = inputs[0]
     if x.tensor.Type() != _INT8 or y.tensor.Type() != _INT8 or not x.qnn_params:
         return fallback(op)
-    x_scale, x_zp = _quantization(x)
-    y_scale, y_zp = _quantization(y)
+    x_scale, x_zp = quantization(x)
+    y_scale, y_zp = quantization(y)
     index = relax.op.add(
         relax.op.astype(converter.get_expr(x.tensor_idx), "int32"), relax.const(128, "int32")
     )
@@ -47,7 +46,7 @@ def _lookup(converter, name: str, fallback, op) -> relax.Expr:
         if alpha.buffer.DataLength() == 0 or alpha.tensor.Type() != _INT8:  # not constant
             return fallback(op)
         slopes = np.asarray(converter.get_tensor_value(alpha), dtype=np.int64)
-        a_scale, a_zp = _quantization(alpha)
+        a_scale, a_zp = quantization(alpha)
         distinct, row_of = np.unique(slopes, return_inverse=True)
         table = []
         for slope in distinct:
@@ -55,20 +54,3 @@ def _lookup(converter, name: str, fallback, op) -> relax.Expr:
         offsets = (row_of.reshape(slopes.shape) * 256).astype(np.int32)
         index = relax.op.add(index, relax.const(offsets, "int32"))
     return relax.op.take(relax.const(np.array(table, dtype=np.int8), "int8"), index, axis=0)
-
-
-def install(converter_cls) -> None:
-    """Route the LOOKUP_TABLE_OPS of every converter made after this through _lookup (their
-    float or non-int8 forms still go to TVM's own converter)."""
-    if getattr(converter_cls, "_mlonmcu_lookup_tables", False):
-        return
-    original_init = converter_cls.__init__
-
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        for name in LOOKUP_TABLE_OPS:
-            fallback = self.convert_map[name]
-            self.convert_map[name] = functools.partial(_lookup, self, name, fallback)
-
-    converter_cls.__init__ = __init__
-    converter_cls._mlonmcu_lookup_tables = True

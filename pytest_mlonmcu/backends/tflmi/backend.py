@@ -278,23 +278,52 @@ class TflmiBackend(Backend):
                 if f.is_file():
                     shutil.copy2(f, src / f.name)
             atomic_write_text(src / MODEL_HEADER, model_header(model, 0))
-            artifact = self.program(lib, glue, src, "tflmi_probe.cc")
             zeros = [np.zeros(t.shape, dtype=t.dtype) for t in model.metadata.inputs]
+
+            def run_probe(search: bool) -> dict:
+                artifact = self.program(lib, glue, src, "tflmi_probe.cc")
+                artifact.defines["MLIF_TFLM_PROBE_SEARCH"] = "1" if search else "0"
+                stage = probe_dir / ("compile" if search else "compile-nosearch")
+                program = target.compile(artifact, SampleSet([zeros]), stage)
+                return target.run(program, probe_dir / "run").metrics
+
             try:
-                program = target.compile(artifact, SampleSet([zeros]), probe_dir / "compile")
-                output = target.run(program, probe_dir / "run")
+                found = run_probe(search=True).get("tflm_arena_min")
             except RunError as exc:
-                raise BuildError(
-                    f"tflmi: the arena probe failed on {target.name} (set tflmi.arena_size to "
-                    f"skip it):\n{exc}"
-                ) from exc
-            found = output.metrics.get("tflm_arena_min")
+                # TFLM crashes at some arenas below the minimum (tflmi_probe.cc): without the
+                # search, what one allocation used plus room for Prepare's temporary tensors.
+                try:
+                    used = run_probe(search=False).get("tflm_arena_used")
+                except RunError:
+                    used = None
+                if not used:
+                    raise BuildError(
+                        f"tflmi: the arena probe failed on {target.name} (set tflmi.arena_size "
+                        f"to skip it):\n{exc}"
+                    ) from exc
+                found = _padded_arena(int(used))
+                log.warning(
+                    "tflmi: the arena search crashed inside TFLM on %s (%s); arena %d bytes: "
+                    "%d used plus room for temporary tensors",
+                    target.name,
+                    str(exc).splitlines()[0],
+                    found,
+                    used,
+                )
             if not found:
                 raise BuildError(f"tflmi: the arena probe on {target.name} reported no arena size")
             atomic_write_text(tmp / "arena", str(found))
 
         entry = self.cache.get_or_create("tflmi-target-arena", key, produce)
         return int((entry / "arena").read_text())
+
+
+def _padded_arena(used: int) -> int:
+    """An arena for ``used`` bytes of tensors plus the temporary tensors Prepare allocates
+    above them (a TfLiteTensor and its quantization each: 1 KiB, or 1/8 for larger models),
+    rounded up to 16 bytes."""
+    padded = used + max(1024, used // 8)
+    return (padded + 15) // 16 * 16
 
 
 def exit_status(result: proc.Completed) -> str:

@@ -96,9 +96,11 @@ def rt_runner_info() -> dict[str, str]:
 
 
 def source_digest() -> str:
-    """Digest of this package's sources: editing the compiler invalidates cached builds."""
+    """Digest of this package's sources and of cgen's quant.py (the TFLM arithmetic its lookup
+    tables and int16 layers replay): editing either invalidates cached builds."""
     h = hashlib.sha256()
-    for path in sorted([*PACKAGE_DIR.glob("*.py"), *RUNTIME_DIR.glob("*")]):
+    shared = PACKAGE_DIR.parent / "cgen" / "quant.py"
+    for path in [*sorted([*PACKAGE_DIR.glob("*.py"), *RUNTIME_DIR.glob("*")]), shared]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -2,10 +2,12 @@
 (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, GATHER, RESIZE_NEAREST_NEIGHBOR),
 SUB, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, MEAN, SUM, LEAKY_RELU and SQUARED_DIFFERENCE (the
 integer path's rewrites), HARD_SWISH, RSQRT and PRELU (lookup tables of TFLM's results),
-FULLY_CONNECTED with int16 activations (int16.py), bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen)."""
+FULLY_CONNECTED with int16 activations (int16.py), bit-exact with the TFLM wheel on random inputs (the op models of tests/cgen), on host_x86 and
+riscv_qemu."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,15 +26,20 @@ EXACT_KINDS = {
 pytestmark = pytest.mark.slow  # a TVM build per model (cached after the first session)
 
 
-def test_new_operators_are_exact(op_models, tmp_path):
+@pytest.mark.parametrize("target", ["host_x86", "riscv_qemu"])
+def test_new_operators_are_exact(op_models, target, tmp_path):
     tvm_or_skip()
+    if target == "riscv_qemu" and not (
+        shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")
+    ):
+        pytest.skip("the RISC-V toolchain or qemu-system-riscv32 is not installed")
     align = "resize_nearest_align_corners"
     names = [s["name"] for s in OP_SPECS if s["kind"] in EXACT_KINDS and "quant" not in s]
     # FULLY_CONNECTED with int16 activations (int16.py), also with an int32 bias
     names += [s["name"] for s in OP_SPECS if s.get("quant") == "16x8"]
     models = {**op_models, "fc_int16_int32_bias": edit_model(op_models["fc_int16"], int32_bias)}
     names.append("fc_int16_int32_bias")
-    _, runs = op_model_session(tmp_path, names, models, "tvmaotplus", "host_x86")
+    _, runs = op_model_session(tmp_path, names, models, "tvmaotplus", target)
     assert sorted(runs) == sorted(names)
     for name in names:
         run = runs[name]

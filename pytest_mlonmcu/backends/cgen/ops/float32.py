@@ -112,14 +112,19 @@ def fully_connected_f32(ctx: LoweringContext, op: Operator) -> None:
     batches = x.size // depth
     if batches * depth != x.size or y.size != batches * out_c:
         raise BuildError(f"cgen: FULLY_CONNECTED (operator index {op.index}): bad shapes")
-    geometry = dict.fromkeys(ConvParams.__dataclass_fields__, 1)  # a 1x1 window
-    geometry.update(batches=batches, in_c=depth, out_c=out_c, pad_top=0, pad_left=0)
-    for key in ("y_lo", "y_hi", "x_lo", "x_hi", "pair_vertical", "requant_fast", "c_name"):
-        geometry.pop(key, None)
-    for key in ("weights", "bias", "mult", "shift"):
-        geometry.pop(key)
-    geometry.update(in_zp=0, out_zp=0, act_min=0, act_max=0, quant_stride=0)
-    params = ConvParams(**geometry)
+    # cgen_fc_f32 reads batches, in_c and out_c: a 1x1 window over one pixel per batch.
+    window = dict.fromkeys(("in_h", "in_w", "out_h", "out_w", "k_h", "k_w"), 1)
+    window.update(dict.fromkeys(("stride_h", "stride_w", "dil_h", "dil_w"), 1))
+    params = ConvParams(
+        batches=batches,
+        in_c=depth,
+        out_c=out_c,
+        pad_top=0,
+        pad_left=0,
+        depth_multiplier=1,
+        **window,
+        **dict.fromkeys(("in_zp", "out_zp", "act_min", "act_max", "quant_stride"), 0),
+    )
     fparams = _float_params(ctx, op, op.options["activation"], weights=1)
     _call(ctx, op, "cgen_fc_f32", params, fparams, op.inputs[0])
 

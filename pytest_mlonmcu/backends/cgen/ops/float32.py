@@ -13,7 +13,15 @@ from ....core.errors import BuildError
 from .. import quant
 from ..cemit import in_ptr, out_ptr
 from ..model import Operator, Tensor
-from ..params import NULL, BinaryParams, ConvParams, FloatParams, MeanParams, SoftmaxParams
+from ..params import (
+    NULL,
+    BinaryParams,
+    ConvParams,
+    CStruct,
+    FloatParams,
+    MeanParams,
+    SoftmaxParams,
+)
 from . import activation as _activation  # noqa: F401 (the int8 lowerings come first)
 from . import fully_connected as _fully_connected  # noqa: F401
 from . import softmax as _softmax  # noqa: F401
@@ -75,11 +83,17 @@ def _float_params(
 
 
 def _call(
-    ctx: LoweringContext, op: Operator, kernel: str, shape_params, fparams: FloatParams, *ins: int
-):
+    ctx: LoweringContext,
+    op: Operator,
+    kernel: str,
+    shape_params: CStruct | int,
+    fparams: FloatParams,
+    *ins: int,
+) -> None:
     """``kernel(&shape, &float, inputs..., output);`` (shape: a struct, or an element count)."""
-    first = f"&{ctx.code.struct(shape_params)}" if not isinstance(shape_params, int) else ""
-    first = first or str(shape_params)
+    first = (
+        str(shape_params) if isinstance(shape_params, int) else f"&{ctx.code.struct(shape_params)}"
+    )
     fname = ctx.code.struct(fparams, "fparams")
     args = ", ".join([first, f"&{fname}", *(in_ptr(i) for i in ins), out_ptr(op.outputs[0])])
     ctx.code.call(KERNELS, f"{kernel}({args});")

@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conftest import mlperf_or_skip, run_bench, tvm_or_skip
+from tvm_helpers import mlperf_or_skip, run_bench, tvm_or_skip
 
 TARGETS = ("host_x86", "riscv_qemu")
 

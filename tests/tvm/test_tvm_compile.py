@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from tvm_helpers import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
 
-from conftest import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
 from pytest_mlonmcu.backends import tvm as tvm_pkg
 from pytest_mlonmcu.backends.tvm.aot import TvmAotBackend
 from pytest_mlonmcu.backends.tvm.aotplus import TvmAotPlusBackend

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from tvm_helpers import mlperf_or_skip, run_bench, tvm_or_skip
 
-from conftest import mlperf_or_skip, run_bench, tvm_or_skip
 from pytest_mlonmcu.backends import BACKENDS, register_builtin_backends
 from pytest_mlonmcu.core.errors import UsageError
 from pytest_mlonmcu.features import FEATURES, check_features, register_builtin_features

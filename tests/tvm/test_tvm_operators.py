@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from cgen_helpers import edit_model, int32_bias, op_model_session
 from op_specs import OP_SPECS
-
-from conftest import tvm_or_skip
+from tvm_helpers import tvm_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 EXACT_KINDS = {

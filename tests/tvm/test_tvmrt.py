@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
+from tvm_helpers import MLPERF_DIR, mlperf_or_skip, tvm_or_skip
 
 # Only the stages: run.measure_latency is tflmi-specific today (see the TVM README notes).
 TEST_FILE = """

@@ -1,4 +1,5 @@
-"""Helpers of the TVM backend tests: the plugin on the benchmark suite, in a subprocess."""
+"""Helpers of the TVM backend tests (a module of its own: `from conftest import` would find
+whichever conftest.py was imported first, tests/cgen's when both directories are collected)."""
 
 from __future__ import annotations
 

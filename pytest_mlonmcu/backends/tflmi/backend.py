@@ -273,7 +273,8 @@ class TflmiBackend(Backend):
                 shutil.rmtree(probe_dir)
             src = probe_dir / "src"
             src.mkdir(parents=True)
-            (probe_dir / "run").mkdir()  # targets expect their stage dirs to exist
+            for stage in ("run", "run-nosearch"):  # targets expect their stage dirs to exist
+                (probe_dir / stage).mkdir()
             for f in work_dir.iterdir():
                 if f.is_file():
                     shutil.copy2(f, src / f.name)
@@ -283,9 +284,11 @@ class TflmiBackend(Backend):
             def run_probe(search: bool) -> dict:
                 artifact = self.program(lib, glue, src, "tflmi_probe.cc")
                 artifact.defines["MLIF_TFLM_PROBE_SEARCH"] = "1" if search else "0"
-                stage = probe_dir / ("compile" if search else "compile-nosearch")
-                program = target.compile(artifact, SampleSet([zeros]), stage)
-                return target.run(program, probe_dir / "run").metrics
+                suffix = "" if search else "-nosearch"  # the crashed search's logs stay
+                program = target.compile(
+                    artifact, SampleSet([zeros]), probe_dir / f"compile{suffix}"
+                )
+                return target.run(program, probe_dir / f"run{suffix}").metrics
 
             try:
                 found = run_probe(search=True).get("tflm_arena_min")

@@ -230,12 +230,18 @@ class TflmiBackend(Backend):
             work_dir / "tflmi_glue_command.sh", "#!/bin/sh\n" + shlex.join(glue_cmd) + "\n"
         )
         configured = self.config.get_int("arena_size", minimum=1)
-        arena = configured or self.probe_arena(model, target, lib, glue, work_dir)
+        if configured:
+            arena, how = configured, "configured"
+        else:
+            arena, how = self.probe_arena(model, target, lib, glue, work_dir)
         atomic_write_text(work_dir / MODEL_HEADER, model_header(model, arena))
         artifact = self.program(lib, glue, work_dir, "tflmi_main.cc")
         artifact.metrics.update(
             {
                 "arena_bytes": arena,
+                # "minimum" (the probe's search), "padded" (the search crashed inside TFLM:
+                # one allocation's size plus room) or "configured" (tflmi.arena_size)
+                "tflm_arena_from": how,
                 "tflm_library_cached": lib.cached,
                 "tflm_library_build_seconds": lib.build_seconds,
                 "tflm_library": lib.key,
@@ -260,11 +266,12 @@ class TflmiBackend(Backend):
 
     def probe_arena(
         self, model: Model, target: CompiledTarget, lib: TflmLibrary, glue: Path, work_dir: Path
-    ) -> int:
-        """The smallest arena AllocateTensors accepts on ``target`` (one probe run, cached)."""
+    ) -> tuple[int, str]:
+        """The smallest arena AllocateTensors accepts on ``target`` (one probe run, cached),
+        and how it was found: "minimum", or "padded" where the search crashed inside TFLM."""
         templates = [TEMPLATE_DIR / n for n in TEMPLATES]
         key = hash_key(
-            "tflmi-target-arena-v1", model.sha256, target.build_identity(), lib.key, *templates
+            "tflmi-target-arena-v2", model.sha256, target.build_identity(), lib.key, *templates
         )
 
         def produce(tmp: Path) -> None:
@@ -290,6 +297,7 @@ class TflmiBackend(Backend):
                 )
                 return target.run(program, probe_dir / f"run{suffix}").metrics
 
+            how = "minimum"
             try:
                 found = run_probe(search=True).get("tflm_arena_min")
             except RunError as exc:
@@ -304,7 +312,7 @@ class TflmiBackend(Backend):
                         f"tflmi: the arena probe failed on {target.name} (set tflmi.arena_size "
                         f"to skip it):\n{exc}"
                     ) from exc
-                found = _padded_arena(int(used))
+                found, how = _padded_arena(int(used)), "padded"
                 log.warning(
                     "tflmi: the arena search crashed inside TFLM on %s (%s); arena %d bytes: "
                     "%d used plus room for temporary tensors",
@@ -316,9 +324,10 @@ class TflmiBackend(Backend):
             if not found:
                 raise BuildError(f"tflmi: the arena probe on {target.name} reported no arena size")
             atomic_write_text(tmp / "arena", str(found))
+            atomic_write_text(tmp / "how", how)
 
         entry = self.cache.get_or_create("tflmi-target-arena", key, produce)
-        return int((entry / "arena").read_text())
+        return int((entry / "arena").read_text()), (entry / "how").read_text()
 
 
 def _padded_arena(used: int) -> int:

@@ -34,15 +34,14 @@ class CgenBackend(Backend):
 
     def unsupported(self, metadata: ModelMetadata, target: Target) -> list[Gap]:
         from .lowering import LOWERINGS
+        from .ops.context import types_text
 
         def type_problem(name: str, types: tuple[str, ...]) -> str | None:
             entry = LOWERINGS.get(name)
             if entry is None or entry.types is None or set(types) <= entry.types:
                 return None
             bad = ", ".join(sorted(set(types) - entry.types))
-            *others, last = sorted(entry.types)
-            takes = f"{', '.join(others)} and {last}" if others else last
-            return f"cgen's {name} takes {takes} tensors, not {bad}"
+            return f"cgen's {name} takes {types_text(entry.types)} tensors, not {bad}"
 
         gaps = operator_gaps(
             metadata,

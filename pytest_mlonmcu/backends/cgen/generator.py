@@ -24,7 +24,7 @@ from . import cemit
 from .cemit import CodeBuilder
 from .lowering import ALIAS_OPS, ELEMENTWISE_OPS, check_supported, lower
 from .model import Graph, Operator, Tensor, read_model
-from .ops.context import LOWERINGS, LoweringContext
+from .ops.context import LOWERINGS, LoweringContext, types_text
 from .params import HEADER_FILE, params_header
 from .planner import BufferRequest, check_plan, plan_memory
 
@@ -110,11 +110,9 @@ def _check_types(graph: Graph) -> None:
             tensor = graph.tensors[t]
             if tensor.is_const or tensor.dtype.lower() in types:
                 continue
-            *others, last = sorted(types)
-            takes = f"{', '.join(others)} and {last}" if others else last
             raise BuildError(
                 f"cgen: tensor '{tensor.name}' ({op.name}, operator index {op.index}) is "
-                f"{tensor.dtype}; cgen's {op.name} takes {takes} tensors"
+                f"{tensor.dtype}; cgen's {op.name} takes {types_text(types)} tensors"
             )
 
 

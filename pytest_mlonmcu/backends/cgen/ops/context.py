@@ -99,6 +99,12 @@ class OpLowering:
     float_lower: Lower | None = None
 
 
+def types_text(types: frozenset[str]) -> str:
+    """``float32, int16 and int8``: a lowering's tensor types for messages."""
+    *others, last = sorted(types)
+    return f"{', '.join(others)} and {last}" if others else last
+
+
 # Filled once, by the @lowers decorators of the modules in ops/ as they are imported.
 LOWERINGS: dict[str, OpLowering] = {}
 

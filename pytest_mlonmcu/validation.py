@@ -58,6 +58,7 @@ class ValidationResult:
     compared: int
     mismatches: list[Mismatch] = field(default_factory=list)
     nonfinite: int = 0  # values whose NaN/inf differs from the reference
+    max_places: float | None = None  # mode ulp: the largest difference in those places
 
     def metrics(self) -> dict:
         out = {
@@ -71,6 +72,8 @@ class ValidationResult:
         }
         if self.nonfinite:
             out["validation_nonfinite"] = self.nonfinite
+        if self.max_places is not None and math.isfinite(self.max_places):
+            out["validation_max_ulp"] = self.max_places
         return out
 
     def message(self) -> str:
@@ -157,6 +160,7 @@ def validate(
     """
     mismatches: list[Mismatch] = []
     max_abs: float = 0
+    places = 0.0  # mode ulp: the largest difference in places of the output's largest value
     compared = 0
     nonfinite = 0
     if len(outputs) != len(reference):
@@ -193,7 +197,9 @@ def validate(
                 if bad.any():
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
             elif mode.kind == "ulp":
-                bad = diff > ulp_bound(ref, mode.value)
+                place = ulp_bound(ref, 1)
+                bad = diff > place * mode.value
+                places = max(places, worst / place if place else (0.0 if worst == 0 else math.inf))
                 if bad.any():
                     mismatches.append(Mismatch(s, o, _diff_detail(ref, got, bad)))
             elif odd.any():
@@ -215,4 +221,12 @@ def validate(
                         )
                     )
     passed = not mismatches and compared > 0
-    return ValidationResult(mode, passed, max_abs, compared, mismatches, nonfinite)
+    return ValidationResult(
+        mode,
+        passed,
+        max_abs,
+        compared,
+        mismatches,
+        nonfinite,
+        max_places=places if mode.kind == "ulp" else None,
+    )

@@ -125,8 +125,10 @@ def test_ulp_holds_floats_to_places_of_the_largest_value():
     far = ref.copy()
     far[0, 0] += 5 * step
     mode = ValidationMode.parse("ulp=4")
-    assert validate([[ref]], [[raw(close)]], mode).passed
+    passed = validate([[ref]], [[raw(close)]], mode)
+    assert passed.passed and passed.metrics()["validation_max_ulp"] == 3.0
     result = validate([[ref]], [[raw(far)]], mode)
+    assert result.metrics()["validation_max_ulp"] == 5.0
     assert not result.passed
     assert "[0] expected 0.75 got 0.7500003" in result.message()
     # an integer output: that many steps
